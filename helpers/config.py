@@ -1,0 +1,147 @@
+"""Profiles, seeding, device choice and the environment report every notebook starts with."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+PROFILE_VARIABLE = "COURSE_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every size a notebook or benchmark uses; notebooks read these instead of hard-coding numbers."""
+
+    name: str
+    description: str
+    n_train: int | None  # training reviews (None: the whole split)
+    n_test: int | None  # test reviews (None: the whole split)
+    max_len: int  # tokens kept per review by neural models
+    epochs: int  # passes over the training data for neural models
+    batch_size: int
+    vocab_size: int  # word and subword vocabularies
+    bpe_merges: int  # merges learned by the from-scratch BPE
+    embed_dim: int
+    hidden_dim: int
+    w2v_epochs: int  # skip-gram passes over the corpus
+    model_name: str  # pre-trained checkpoint for the Transformer chapters
+    finetune_epochs: int
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="CI: tiny data, one epoch; every notebook in about 90 s on 2 cores. Numbers are not meaningful.",
+        n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
+        embed_dim=32, hidden_dim=32, w2v_epochs=1,
+        model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+    ),
+    "cpu": Profile(
+        name="cpu",
+        description="A laptop without a GPU: each notebook in 20 minutes or less on 2 cores, results worth reading.",
+        n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
+        embed_dim=100, hidden_dim=128, w2v_epochs=2,
+        model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+    ),
+    "full": Profile(
+        name="full",
+        description="A GPU (Colab): full IMDB, longer sequences, bert-base-uncased; the real thing.",
+        n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
+        embed_dim=128, hidden_dim=256, w2v_epochs=5,
+        model_name="bert-base-uncased", finetune_epochs=3,
+    ),
+}
+
+
+def default_profile_name() -> str:
+    """`full` when CUDA is available, else `cpu`."""
+    return "full" if torch.cuda.is_available() else "cpu"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile named here, else by COURSE_PROFILE, else the default for this machine."""
+    name = (name or os.environ.get(PROFILE_VARIABLE) or default_profile_name()).strip().lower()
+    if name not in PROFILES:
+        raise ValueError(
+            f"Unknown course profile {name!r} (from {PROFILE_VARIABLE} or the argument). "
+            f"Choose one of: {', '.join(PROFILES)}."
+        )
+    return PROFILES[name]
+
+
+def seed_everything(seed: int = 42) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) so reruns give the same numbers."""
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The best available device (cuda, then mps, then cpu), or `prefer` if given and available."""
+    available = {
+        "cuda": torch.cuda.is_available(),
+        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+        "cpu": True,
+    }
+    if prefer is not None:
+        if prefer not in available:
+            raise ValueError(f"Unknown device {prefer!r}: choose cuda, mps or cpu.")
+        if not available[prefer]:
+            raise RuntimeError(f"Device {prefer!r} is not available on this machine; use get_device() to pick one.")
+        return torch.device(prefer)
+    return torch.device(next(name for name, ok in available.items() if ok))
+
+
+def machine_description() -> str:
+    """One line naming the processor or GPU, for benchmark tables."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (CUDA)"
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def environment_report(seed: int | None = 42) -> dict[str, str]:
+    """Seed everything, then print and return versions, device, profile and data source."""
+    import datasets
+    import tokenizers
+    import transformers
+
+    from helpers import data, hub
+
+    if seed is not None:
+        seed_everything(seed)
+    profile = get_profile()
+    report = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "datasets": datasets.__version__,
+        "tokenizers": tokenizers.__version__,
+        "device": f"{get_device()} ({machine_description()})",
+        "profile": f"{profile.name}: {profile.description}",
+        "hugging face hub": "reachable" if hub.hub_reachable() else "unreachable (offline fallbacks in use)",
+        "imdb source": data.describe_source(),
+        "seed": str(seed),
+    }
+    width = max(map(len, report))
+    for key, value in report.items():
+        print(f"{key:>{width}} : {value}")
+    return report
+
+
+def profile_table() -> list[dict]:
+    """All profiles as rows, for showing side by side in a notebook."""
+    return [dataclasses.asdict(p) for p in PROFILES.values()]

@@ -1,0 +1,198 @@
+"""The course's 15 review questions: show one, check an answer, explain why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Question:
+    """One multiple-choice question with its answer letter and the course's explanation."""
+
+    text: str
+    options: tuple[str, str, str, str]
+    answer: str
+    why: str
+    chapter: str
+
+
+QUESTIONS: dict[int, Question] = {
+    1: Question(
+        "What is the primary advantage of using subword tokenization over word-level tokenization?",
+        ("It reduces the vocabulary size significantly", "It handles out-of-vocabulary words more effectively",
+         "It preserves the original word order better", "It requires less computational resources"),
+        "B",
+        "A word it has never seen is still spelled with pieces it knows (un ##believ ##able), so nothing becomes "
+        "<unk>. Smaller vocabularies are a side effect, word order is kept by every tokenizer, and subwords make "
+        "sequences longer, not cheaper.",
+        "01_tokenization",
+    ),
+    2: Question(
+        "In a standard LSTM, what is the purpose of the cell state (C_t)?",
+        ("To serve as the output of the LSTM at each time step", "To carry long-term information through the network",
+         "To determine which information to forget from the previous state",
+         "To normalize the input data before processing"),
+        "B",
+        "C_t is the long-term path: it is updated only by element-wise forgetting and adding, so information and "
+        "gradients travel across many steps. The output is h_t, and forgetting is the forget gate's job.",
+        "03_rnn_lstm_gru",
+    ),
+    3: Question(
+        "What problem does the attention mechanism primarily solve in sequence-to-sequence models?",
+        ("The vanishing gradient problem", "The limitation of fixed-length context vectors for long sequences",
+         "The high computational cost of training RNNs", "The difficulty of handling variable-length input sequences"),
+        "B",
+        "Without attention the whole source sentence must squeeze through one fixed-size vector; attention lets the "
+        "decoder look back at every encoder state, so long inputs no longer lose information.",
+        "04_seq2seq_attention",
+    ),
+    4: Question(
+        "In the Transformer architecture, what is the purpose of positional encoding?",
+        ("To normalize the input embeddings", "To provide information about the position of tokens in the sequence",
+         "To reduce the dimensionality of the input data", "To create attention masks for the decoder"),
+        "B",
+        "Self-attention treats its input as a set: shuffle the tokens and each output is shuffled the same way. "
+        "Adding a position signal is what lets the model tell 'dog bites man' from 'man bites dog'.",
+        "05_transformer",
+    ),
+    5: Question(
+        "Which of the following is NOT a component of the Transformer's encoder layer?",
+        ("Multi-head self-attention", "Position-wise feed-forward network", "Masked multi-head attention",
+         "Residual connections and layer normalization"),
+        "C",
+        "The causal (masked) self-attention belongs to the decoder, which must not see future tokens; the encoder "
+        "sees the whole input at once.",
+        "05_transformer",
+    ),
+    6: Question(
+        "When fine-tuning BERT for a text classification task, which token's representation is typically used for "
+        "classification?",
+        ("The [SEP] token", "The last token of the sequence", "The [CLS] token",
+         "The average of all token representations"),
+        "C",
+        "BERT prepends [CLS] to every input and was pre-trained to summarize the pair into it; the classification "
+        "head reads its final hidden state (mean pooling is a common alternative, not the standard).",
+        "06_pretrained_bert",
+    ),
+    7: Question(
+        "What is the main difference between GRU and LSTM?",
+        ("GRU has more gates than LSTM", "GRU combines the cell state and hidden state into a single state",
+         "LSTM does not use gating mechanisms", "GRU cannot handle long-term dependencies"),
+        "B",
+        "A GRU keeps one state h_t and two gates (update and reset); its update gate does the work of the LSTM's "
+        "forget and input gates together. Fewer gates, fewer parameters, similar long-range memory.",
+        "03_rnn_lstm_gru",
+    ),
+    8: Question(
+        "In the context of NLP, what does \"teacher forcing\" refer to?",
+        ("Using the model's own predictions as input during training",
+         "Using the ground truth output as input during training",
+         "Training the model with human-annotated data only", "Forcing the model to use specific attention weights"),
+        "B",
+        "During training the decoder is fed the true previous token rather than its own guess, so one early "
+        "mistake does not derail the rest of the sequence; at inference it must use its own predictions.",
+        "04_seq2seq_attention",
+    ),
+    9: Question(
+        "Which technique would most directly address the problem of exploding gradients in RNN training?",
+        ("Increasing the learning rate", "Using a larger batch size", "Gradient clipping",
+         "Adding more layers to the network"),
+        "C",
+        "Clipping rescales the gradient whenever its norm passes a threshold, so one huge step cannot throw the "
+        "weights away. A larger learning rate or more layers make explosions worse; batch size does not bound them.",
+        "03_rnn_lstm_gru",
+    ),
+    10: Question(
+        "What is the key innovation of the Transformer architecture compared to previous sequence models?",
+        ("The use of convolutional layers for text processing", "Replacing recurrence with self-attention mechanisms",
+         "Implementing a novel word embedding technique", "Using reinforcement learning for sequence generation"),
+        "B",
+        "Every token attends to every other in one step, so a whole sequence is processed in parallel and distant "
+        "words are one hop apart instead of many recurrent steps.",
+        "05_transformer",
+    ),
+    11: Question(
+        "In BERT, what does the \"MLM\" (Masked Language Modeling) task involve?",
+        ("Predicting the next sentence in a pair of sentences", "Predicting randomly masked tokens in the input",
+         "Translating text from one language to another", "Classifying the sentiment of a given text"),
+        "B",
+        "About 15% of the input tokens are hidden and the model predicts them from both sides of the context; "
+        "next-sentence prediction was BERT's second, separate pre-training task.",
+        "06_pretrained_bert",
+    ),
+    12: Question(
+        "What is the primary purpose of layer normalization in deep neural networks?",
+        ("To reduce the number of parameters in the model", "To make the training process more stable and faster",
+         "To prevent overfitting by adding noise to the inputs", "To increase the representational capacity of the network"),
+        "B",
+        "Normalizing each token's activations to zero mean and unit variance keeps their scale steady from layer to "
+        "layer, so deep stacks train with larger learning rates and fewer divergences.",
+        "05_transformer",
+    ),
+    13: Question(
+        "Which of the following best describes \"beam search\" in sequence generation?",
+        ("A greedy approach that selects the highest probability token at each step",
+         "A technique that keeps multiple hypotheses during decoding",
+         "A method for training sequence models with reinforcement learning",
+         "An algorithm for optimizing the learning rate during training"),
+        "B",
+        "Beam search keeps the k best partial sequences at each step instead of committing to one, trading compute "
+        "for a better chance at the most probable whole sequence; k = 1 is greedy decoding.",
+        "04_seq2seq_attention",
+    ),
+    14: Question(
+        "What is the main advantage of using pre-trained language models like BERT for downstream NLP tasks?",
+        ("They require less data for fine-tuning compared to training from scratch",
+         "They eliminate the need for task-specific architectures",
+         "They guarantee state-of-the-art performance on all NLP tasks",
+         "They are faster to train than traditional RNNs"),
+        "A",
+        "Pre-training already taught the model language from unlabeled text, so a few thousand labeled examples "
+        "reach what would need far more from scratch. A task head is still needed, nothing is guaranteed, and a "
+        "Transformer is slower per step than a small RNN.",
+        "06_pretrained_bert",
+    ),
+    15: Question(
+        "In the context of attention mechanisms, what does \"self-attention\" refer to?",
+        ("Attention between the encoder and decoder in a seq2seq model",
+         "Attention where the queries, keys, and values all come from the same source",
+         "Attention that focuses on the most important words in a sentence",
+         "A specialized attention mechanism for handling long sequences"),
+        "B",
+        "In self-attention one sequence attends to itself: Q, K and V are three projections of the same tokens. "
+        "Encoder-decoder (cross) attention takes its queries from the decoder and keys and values from the encoder.",
+        "05_transformer",
+    ),
+}
+LETTERS = "ABCD"
+
+
+def _question(number: int) -> Question:
+    if number not in QUESTIONS:
+        raise KeyError(f"There is no question {number}; the course has questions 1 to {len(QUESTIONS)}.")
+    return QUESTIONS[number]
+
+
+def show(number: int) -> None:
+    """Print a question and its four options."""
+    q = _question(number)
+    print(f"{number}. {q.text}")
+    for letter, option in zip(LETTERS, q.options):
+        print(f"   {letter}) {option}")
+
+
+def check(number: int, letter: str) -> bool:
+    """Print whether `letter` answers question `number`, with the explanation; return True when right."""
+    q = _question(number)
+    letter = letter.strip().upper()
+    if letter not in LETTERS:
+        raise ValueError(f"Answer with one letter, A to D (got {letter!r}).")
+    right = letter == q.answer
+    verdict = "Correct" if right else f"Not quite: the answer is {q.answer}"
+    print(f"{verdict}. {q.why}")
+    return right
+
+
+def for_chapter(chapter: str) -> list[int]:
+    """Numbers of the questions that belong to a notebook (e.g. '03_rnn_lstm_gru')."""
+    return [n for n, q in QUESTIONS.items() if q.chapter == chapter]
