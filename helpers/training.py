@@ -39,6 +39,17 @@ def predict_proba(model: nn.Module, batches: Iterable[Batch], device: torch.devi
     return torch.cat([model(**to_device(inputs, device)).softmax(-1).cpu() for inputs, _ in batches])
 
 
+def make_optimizers(model: nn.Module, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
+    """AdamW for dense weights; SparseAdam for sparse embedding tables, which then update only the rows a batch used."""
+    sparse = [p for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse
+              for p in m.parameters()]
+    dense = [p for p in model.parameters() if not any(p is s for s in sparse)]
+    optimizers: list[torch.optim.Optimizer] = [torch.optim.AdamW(dense, lr=lr, weight_decay=weight_decay)]
+    if sparse:
+        optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
+    return optimizers
+
+
 def fit(
     model: nn.Module,
     train_batches: Iterable[Batch],
@@ -56,7 +67,7 @@ def fit(
     """
     device = device or next(model.parameters()).device
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizers = make_optimizers(model, lr, weight_decay)
     history, best, best_state = [], -1.0, None
     for epoch in range(1, epochs + 1):
         model.train()
@@ -65,11 +76,13 @@ def fit(
             labels = labels.to(device)
             logits = model(**to_device(inputs, device))
             loss = nn.functional.cross_entropy(logits, labels)
-            optimizer.zero_grad()
+            for optimizer in optimizers:
+                optimizer.zero_grad()
             loss.backward()
             if clip_norm is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-            optimizer.step()
+            for optimizer in optimizers:
+                optimizer.step()
             loss_sum += loss.item() * len(labels)
             correct += (logits.argmax(-1) == labels).sum().item()
             count += len(labels)

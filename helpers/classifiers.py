@@ -1,0 +1,189 @@
+"""Sentiment classifiers trained from scratch: a neural bag of uni+bigrams and a BiLSTM."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from datasets import Dataset
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from helpers import training
+from helpers.config import Profile, get_device
+from helpers.tokenization import Vocab, clean_text, word_tokenize
+
+
+def tokenize_reviews(texts: Sequence[str]) -> list[list[str]]:
+    """Clean and word-tokenize every review."""
+    return [word_tokenize(clean_text(t)) for t in texts]
+
+
+def with_bigrams(tokens: list[str]) -> list[str]:
+    """The tokens followed by every adjacent pair ("not good" becomes a feature of its own)."""
+    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+
+
+def head_and_tail(tokens: list[str], max_len: int) -> list[str]:
+    """Keep the first and last max_len/2 tokens: reviews often state their verdict at the end."""
+    if len(tokens) <= max_len:
+        return tokens
+    head = max_len // 2
+    return tokens[:head] + tokens[len(tokens) - (max_len - head):]
+
+
+class NBoW(nn.Module):
+    """Neural bag of words: average the embeddings of a review's features, then a linear layer."""
+
+    def __init__(self, vocab_size: int, embed_dim: int, num_classes: int = 2, dropout: float = 0.2):
+        super().__init__()
+        # Sparse gradients: a batch touches a few thousand of the ~10^5 rows, so only those are updated.
+        self.embedding = nn.EmbeddingBag(vocab_size, embed_dim, mode="mean", padding_idx=0, sparse=True)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(embed_dim, num_classes)
+
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(self.embedding(ids, offsets)))
+
+
+class BiLSTMClassifier(nn.Module):
+    """Embeddings, a bidirectional LSTM over packed sequences, max- and mean-pooling over time, a linear layer."""
+
+    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, num_classes: int = 2,
+                 dropout: float = 0.5, num_layers: int = 1):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.lstm = nn.LSTM(embed_dim, hidden_dim, num_layers=num_layers, batch_first=True, bidirectional=True)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(4 * hidden_dim, num_classes)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        packed = pack_padded_sequence(self.dropout(self.embedding(ids)), lengths.cpu(), batch_first=True,
+                                      enforce_sorted=False)
+        states, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True)  # (batch, time, 2*hidden)
+        mask = (torch.arange(states.size(1), device=ids.device)[None, :] < lengths[:, None].to(ids.device))[..., None]
+        # Pooling over every step, not just the last, lets a strong word anywhere in a long review count.
+        max_pool = states.masked_fill(~mask, float("-inf")).amax(1)
+        mean_pool = (states * mask).sum(1) / mask.sum(1)
+        return self.out(self.dropout(torch.cat([max_pool, mean_pool], dim=-1)))
+
+
+def bag_batch(encoded: list[list[int]], labels: list[int]) -> training.Batch:
+    """Concatenate variable-length id lists with offsets, as nn.EmbeddingBag expects."""
+    lengths = torch.tensor([max(len(e), 1) for e in encoded])
+    ids = torch.tensor([i for e in encoded for i in (e or [0])])
+    offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)[:-1]])
+    return {"ids": ids, "offsets": offsets}, torch.tensor(labels)
+
+
+def padded_batch(encoded: list[list[int]], labels: list[int]) -> training.Batch:
+    """Pad id lists to the longest in the batch (pad id 0) and keep their true lengths."""
+    lengths = torch.tensor([max(len(e), 1) for e in encoded])
+    ids = torch.zeros(len(encoded), int(lengths.max()), dtype=torch.long)
+    for row, e in enumerate(encoded):
+        ids[row, : len(e)] = torch.tensor(e, dtype=torch.long)
+    return {"ids": ids, "lengths": lengths}, torch.tensor(labels)
+
+
+@dataclass
+class Batches:
+    """Re-iterable batches; with shuffle, each epoch groups reviews of similar length to waste little padding."""
+
+    encoded: list[list[int]]
+    labels: list[int]
+    batch_size: int
+    collate: Callable[[list[list[int]], list[int]], training.Batch]
+    shuffle: bool = False
+    seed: int = 0
+    _epoch: int = field(default=0, init=False)
+
+    def __len__(self) -> int:
+        return -(-len(self.encoded) // self.batch_size)
+
+    def _order(self) -> list[list[int]]:
+        index = list(range(len(self.encoded)))
+        if not self.shuffle:
+            return [index[i : i + self.batch_size] for i in range(0, len(index), self.batch_size)]
+        rng = random.Random(self.seed + self._epoch)
+        self._epoch += 1
+        rng.shuffle(index)
+        # Sort within chunks of 50 batches by length, then shuffle the batches: random enough, little padding.
+        chunk = 50 * self.batch_size
+        index = [i for s in range(0, len(index), chunk)
+                 for i in sorted(index[s : s + chunk], key=lambda i: len(self.encoded[i]))]
+        batches = [index[i : i + self.batch_size] for i in range(0, len(index), self.batch_size)]
+        rng.shuffle(batches)
+        return batches
+
+    def __iter__(self) -> Iterator[training.Batch]:
+        for batch in self._order():
+            yield self.collate([self.encoded[i] for i in batch], [self.labels[i] for i in batch])
+
+
+@dataclass
+class TrainedClassifier:
+    """A trained model with the text pipeline that feeds it."""
+
+    model: nn.Module
+    encode: Callable[[Sequence[str]], list[list[int]]]
+    collate: Callable[[list[list[int]], list[int]], training.Batch]
+    history: list[dict[str, float]]
+    train_seconds: float
+    vocab_size: int
+    batch_size: int = 256
+
+    def batches(self, texts: Sequence[str], labels: Sequence[int] | None = None) -> Batches:
+        """Batches for prediction, in the order of `texts`."""
+        return Batches(self.encode(texts), list(labels) if labels is not None else [0] * len(texts),
+                       self.batch_size, self.collate)
+
+    def accuracy(self, ds: Dataset) -> float:
+        """Accuracy on a dataset with text and label columns."""
+        device = next(self.model.parameters()).device
+        return training.evaluate(self.model, self.batches(list(ds["text"]), list(ds["label"])), device)["accuracy"]
+
+    def predict_proba(self, texts: Sequence[str]) -> torch.Tensor:
+        """P(negative), P(positive) for each text."""
+        device = next(self.model.parameters()).device
+        return training.predict_proba(self.model, self.batches(list(texts)), device)
+
+
+def _train(model: nn.Module, encode: Callable[[Sequence[str]], list[list[int]]], collate, vocab_size: int,
+           train: Dataset, val: Dataset, profile: Profile, epochs: int, lr: float, weight_decay: float,
+           clip_norm: float | None = None, progress: bool = True) -> TrainedClassifier:
+    """Encode both splits, fit with validation-based epoch selection, and wrap the result."""
+    start = time.perf_counter()
+    train_batches = Batches(encode(list(train["text"])), list(train["label"]), profile.batch_size, collate,
+                            shuffle=True)
+    val_batches = Batches(encode(list(val["text"])), list(val["label"]), 256, collate)
+    history = training.fit(model, train_batches, val_batches, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                           clip_norm=clip_norm, device=get_device(), progress=progress)
+    return TrainedClassifier(model, encode, collate, history, time.perf_counter() - start, vocab_size)
+
+
+def train_nbow_bigram(train: Dataset, val: Dataset, profile: Profile, progress: bool = True) -> TrainedClassifier:
+    """fastText-style classifier: mean of unigram and bigram embeddings, then linear."""
+    features = [with_bigrams(t) for t in tokenize_reviews(list(train["text"]))]
+    vocab = Vocab.build(features, min_freq=2 if len(train) > 2_000 else 1)
+
+    def encode(texts: Sequence[str]) -> list[list[int]]:
+        return [vocab.encode(with_bigrams(t)) for t in tokenize_reviews(texts)]
+
+    model = NBoW(len(vocab), profile.embed_dim)
+    return _train(model, encode, bag_batch, len(vocab), train, val, profile, epochs=max(profile.epochs, 1) * 2,
+                  lr=5e-3, weight_decay=0.0, progress=progress)
+
+
+def train_bilstm(train: Dataset, val: Dataset, profile: Profile, progress: bool = True) -> TrainedClassifier:
+    """A one-layer BiLSTM over the first and last max_len/2 words of each review."""
+    vocab = Vocab.build(tokenize_reviews(list(train["text"])), min_freq=2, max_size=profile.vocab_size)
+
+    def encode(texts: Sequence[str]) -> list[list[int]]:
+        return [vocab.encode(head_and_tail(t, profile.max_len)) for t in tokenize_reviews(texts)]
+
+    model = BiLSTMClassifier(len(vocab), profile.embed_dim, profile.hidden_dim)
+    return _train(model, encode, padded_batch, len(vocab), train, val, profile, epochs=profile.epochs,
+                  lr=2e-3, weight_decay=0.0, clip_norm=5.0, progress=progress)

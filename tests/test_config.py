@@ -1,0 +1,73 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import config
+
+
+def test_profile_from_variable(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    assert config.get_profile().name == "smoke"
+    assert config.get_profile("full").name == "full"
+
+
+def test_unknown_profile_names_the_choices(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "huge")
+    with pytest.raises(ValueError, match="smoke, cpu, full"):
+        config.get_profile()
+
+
+@pytest.mark.parametrize("cuda, expected", [(True, "full"), (False, "cpu")])
+def test_default_profile_follows_cuda(monkeypatch, cuda, expected):
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert config.get_profile().name == expected
+
+
+def test_profiles_grow_from_smoke_to_full():
+    smoke, cpu, full = (config.PROFILES[n] for n in ("smoke", "cpu", "full"))
+    assert smoke.n_train is not None and smoke.n_train < 1_000
+    for field in ("max_len", "vocab_size", "bpe_merges", "embed_dim", "hidden_dim"):
+        assert getattr(smoke, field) < getattr(cpu, field) <= getattr(full, field), field
+    assert full.model_name == "bert-base-uncased"
+
+
+def test_seed_everything_makes_runs_repeat():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3)
+
+    config.seed_everything(7)
+    first = draw()
+    config.seed_everything(7)
+    second = draw()
+    assert first[:2] == second[:2] and torch.equal(first[2], second[2])
+    config.seed_everything(8)
+    assert draw()[0] != first[0]
+
+
+def test_device_prefers_cuda_then_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert config.get_device().type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert config.get_device().type == "cpu"
+
+
+def test_device_request_errors_are_clear(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="not available"):
+        config.get_device("cuda")
+    with pytest.raises(ValueError, match="cuda, mps or cpu"):
+        config.get_device("tpu")
+
+
+def test_environment_report_names_what_a_reader_needs(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    report = config.environment_report(seed=3)
+    for key in ("python", "torch", "transformers", "device", "profile", "imdb source", "hugging face hub"):
+        assert key in report
+    assert report["profile"].startswith("smoke")
+    assert "unreachable" in report["hugging face hub"]
+    assert "torch" in capsys.readouterr().out

@@ -1,0 +1,151 @@
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from datasets import DatasetDict
+
+from helpers import data
+
+
+def _reviews(n: int, prefix: str) -> dict[str, list]:
+    return {"text": [f"{prefix} review {i} was {'great' if i % 2 else 'awful'}" for i in range(n)],
+            "label": [i % 2 for i in range(n)]}
+
+
+@pytest.fixture
+def parquet_dir(tmp_path):
+    for split, n in (("train", 10), ("test", 6)):
+        pq.write_table(pa.table(_reviews(n, split)), tmp_path / f"{split}.parquet")
+    return tmp_path
+
+
+@pytest.fixture
+def aclimdb_dir(tmp_path):
+    for split, n in (("train", 3), ("test", 2)):
+        for lab in ("pos", "neg"):
+            folder = tmp_path / "aclImdb" / split / lab
+            folder.mkdir(parents=True)
+            for i in range(n):
+                (folder / f"{i}_{8 if lab == 'pos' else 2}.txt").write_text(f"{split} {lab} {i}<br />end")
+    (tmp_path / "aclImdb" / "train" / "unsup").mkdir()  # the unlabeled folder is ignored
+    return tmp_path
+
+
+def _check_schema(dsd: DatasetDict):
+    assert set(dsd) == {"train", "test"}
+    for ds in dsd.values():
+        assert ds.column_names == ["text", "label"]
+        assert ds.features["label"].names == ["neg", "pos"]
+
+
+def test_parquet_folder(parquet_dir):
+    dsd = data.load_imdb(parquet_dir)
+    _check_schema(dsd)
+    assert (len(dsd["train"]), len(dsd["test"])) == (10, 6)
+    assert "parquet" in data.describe_source() and "10 train" in data.describe_source()
+
+
+def test_imdb_dir_variable(parquet_dir, monkeypatch):
+    monkeypatch.setenv("IMDB_DIR", str(parquet_dir))
+    assert len(data.load_imdb()["test"]) == 6
+    assert "IMDB_DIR" in data.describe_source()
+
+
+def test_aclimdb_folder_labels_from_folder_names(aclimdb_dir):
+    dsd = data.load_imdb(aclimdb_dir)
+    _check_schema(dsd)
+    assert len(dsd["train"]) == 6 and len(dsd["test"]) == 4
+    for row in dsd["train"]:
+        assert row["label"] == (1 if " pos " in row["text"] else 0)
+
+
+def test_aclimdb_root_given_directly(aclimdb_dir):
+    assert len(data.load_imdb(aclimdb_dir / "aclImdb")["train"]) == 6
+
+
+def test_folder_of_neither_layout_is_a_clear_error(tmp_path):
+    (tmp_path / "train.csv").write_text("text,label\n")
+    with pytest.raises(ValueError) as error:
+        data.load_imdb(tmp_path)
+    assert str(tmp_path) in str(error.value)
+    assert "train.parquet" in str(error.value) and "aclImdb" in str(error.value)
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        data.load_imdb(tmp_path / "nowhere")
+
+
+def test_parquet_without_the_columns_is_a_clear_error(tmp_path):
+    for split in ("train", "test"):
+        pq.write_table(pa.table({"review": ["x"], "sentiment": [1]}), tmp_path / f"{split}.parquet")
+    with pytest.raises(ValueError, match="text"):
+        data.load_imdb(tmp_path)
+
+
+def test_offline_falls_back_to_the_bundled_sample_fast(no_network):
+    start = time.perf_counter()
+    dsd = data.load_imdb()
+    assert time.perf_counter() - start < 10
+    _check_schema(dsd)
+    assert "bundled sample" in data.describe_source()
+
+
+def test_bundled_sample_is_large_balanced_and_split_cleanly():
+    dsd = data.load_sample()
+    assert len(dsd["train"]) + len(dsd["test"]) >= 400
+    for ds in dsd.values():
+        labels = list(ds["label"])
+        assert labels.count(0) == labels.count(1)
+    texts = list(dsd["train"]["text"]) + list(dsd["test"]["text"])
+    assert len(set(texts)) == len(texts), "duplicate reviews in the sample"
+    assert sum("<br />" in t for t in texts) > 20, "the sample should exercise HTML cleaning"
+
+
+def test_bundled_sample_has_reviews_longer_than_bert_can_read():
+    from transformers import AutoTokenizer
+
+    from helpers.models import offline_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(str(offline_model_path()))
+    dsd = data.load_sample()
+    for split in ("train", "test"):
+        lengths = [len(tokenizer.tokenize(t)) for t in dsd[split]["text"]]
+        assert sum(n > 512 for n in lengths) >= 2, split
+
+
+def test_hub_is_used_when_reachable(monkeypatch, parquet_dir):
+    fake = data._read_folder(parquet_dir)[0]
+    monkeypatch.setattr(data.hub, "hub_reachable", lambda: True)
+    monkeypatch.setattr(data.datasets, "load_dataset", lambda name: fake)
+    assert len(data.load_imdb()["train"]) == 10
+    assert "stanfordnlp/imdb" in data.describe_source()
+
+
+def test_a_failing_hub_download_falls_back(monkeypatch):
+    def boom(name):
+        raise ConnectionError("reset by peer")
+
+    monkeypatch.setattr(data.hub, "hub_reachable", lambda: True)
+    monkeypatch.setattr(data.datasets, "load_dataset", boom)
+    data.load_imdb()
+    assert "bundled sample" in data.describe_source()
+
+
+def test_subsets_are_balanced_and_seeded(parquet_dir):
+    a = data.load_imdb(parquet_dir, n_train=4, n_test=2, seed=1)
+    b = data.load_imdb(parquet_dir, n_train=4, n_test=2, seed=1)
+    assert list(a["train"]["label"]).count(1) == 2 and len(a["test"]) == 2
+    assert list(a["train"]["text"]) == list(b["train"]["text"])
+    assert "4 train of 10" in data.describe_source()
+
+
+def test_validation_split_is_stratified_and_disjoint(parquet_dir):
+    train = data.load_imdb(parquet_dir)["train"]
+    fit, val = data.train_val_split(train, 0.2)
+    assert len(fit) + len(val) == len(train)
+    assert not set(fit["text"]) & set(val["text"])
+    assert list(val["label"]).count(1) == list(val["label"]).count(0)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        data.train_val_split(train, 1.5)

@@ -1,0 +1,53 @@
+import torch
+from torch import nn
+
+from helpers import training
+
+
+class Linear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+def _batches(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g)
+    y = (x[:, 0] + x[:, 1] > 0).long()
+    return [({"x": x[i : i + 16]}, y[i : i + 16]) for i in range(0, n, 16)]
+
+
+def test_fit_learns_and_keeps_the_best_validation_epoch():
+    torch.manual_seed(0)
+    model, train, val = Linear(), _batches(256, 0), _batches(128, 1)
+    history = training.fit(model, train, val, epochs=4, lr=0.05, progress=False)
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4]
+    best = max(row["val_accuracy"] for row in history)
+    assert best > 0.9
+    assert training.evaluate(model, val, torch.device("cpu"))["accuracy"] == best
+
+
+def test_clipping_bounds_the_gradient_the_optimizer_sees(monkeypatch):
+    norms = []
+    step = torch.optim.AdamW.step
+
+    def spy(self, *args, **kwargs):
+        grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        norms.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item())
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    huge = [({"x": torch.full((4, 2), 1e6)}, torch.tensor([0, 1, 0, 1]))]
+    training.fit(Linear(), huge, huge, epochs=1, clip_norm=0.5, progress=False)
+    training.fit(Linear(), huge, huge, epochs=1, clip_norm=None, progress=False)
+    assert norms[0] <= 0.5 + 1e-6 < 1e3 < norms[1]
+
+
+def test_predict_proba_keeps_order_and_sums_to_one():
+    model, val = Linear(), _batches(40, 2)
+    proba = training.predict_proba(model, val, torch.device("cpu"))
+    assert proba.shape == (40, 2)
+    torch.testing.assert_close(proba.sum(1), torch.ones(40))
