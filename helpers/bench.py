@@ -47,6 +47,27 @@ def _tfidf_logreg(train: Dataset, val: Dataset, test: Dataset, profile: config.P
             "train_seconds": seconds, "params": {"C": best_C}}
 
 
+def _neural(train_fn_name: str) -> BenchFn:
+    """A benchmark from a `helpers.classifiers` trainer: train with validation-based epoch selection, score test."""
+
+    def bench(train: Dataset, val: Dataset, test: Dataset, profile: config.Profile) -> dict:
+        from helpers import classifiers
+
+        trained = getattr(classifiers, train_fn_name)(train, val, profile)
+        best = max(trained.history, key=lambda row: row["val_accuracy"])
+        return {"test_accuracy": trained.accuracy(test), "val_accuracy": best["val_accuracy"],
+                "train_seconds": trained.train_seconds,
+                "params": {"epochs_run": len(trained.history), "best_epoch": best["epoch"],
+                           "vocab": trained.vocab_size, "parameters": sum(p.numel() for p in trained.model.parameters())}}
+
+    return bench
+
+
+register("nbow_bigram", "neural bag of uni+bigrams (fastText-style), mean-pooled embeddings, linear")(
+    _neural("train_nbow_bigram"))
+register("bilstm", "1-layer BiLSTM, max+mean pooling, first+last words of each review")(_neural("train_bilstm"))
+
+
 def run(name: str, imdb: str | None = None, profile_name: str | None = None, seed: int = 0) -> dict:
     """Run one registered benchmark and return its result row."""
     if name not in REGISTRY:

@@ -36,6 +36,33 @@ def test_bilstm_output_does_not_depend_on_padding():
     torch.testing.assert_close(alone[0], batched[1])
 
 
+def test_reverse_within_length_keeps_padding_in_place():
+    x = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])[..., None]
+    reversed_ = classifiers.reverse_within_length(x, torch.tensor([3, 2]))
+    assert reversed_[..., 0].tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
+    torch.testing.assert_close(classifiers.reverse_within_length(reversed_, torch.tensor([3, 2])), x)
+
+
+def test_bilstm_directions_match_a_packed_bidirectional_lstm():
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(0)
+    model = classifiers.BiLSTMClassifier(vocab_size=20, embed_dim=5, hidden_dim=4).eval()
+    reference = torch.nn.LSTM(5, 4, batch_first=True, bidirectional=True)
+    for name, param in model.forward_lstm.named_parameters():
+        getattr(reference, name).data.copy_(param)
+        getattr(reference, name + "_reverse").data.copy_(getattr(model.backward_lstm, name))
+    ids, lengths = classifiers.padded_batch([[3, 4, 5, 6, 7], [8, 9]], [0, 0])[0].values()
+    x = model.embedding(ids)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected = pad_packed_sequence(reference(packed)[0], batch_first=True)[0]
+    backward = classifiers.reverse_within_length(model.backward_lstm(classifiers.reverse_within_length(x, lengths))[0],
+                                                 lengths)
+    ours = torch.cat([model.forward_lstm(x)[0], backward], -1)
+    mask = (torch.arange(5)[None, :] < lengths[:, None])[..., None]
+    torch.testing.assert_close(ours * mask, expected)
+
+
 def test_batches_cover_every_example_once_and_reshuffle():
     encoded = [[i] * (1 + i % 7) for i in range(50)]
     batches = classifiers.Batches(encoded, list(range(50)), 8, classifiers.padded_batch, shuffle=True)
