@@ -35,7 +35,8 @@ def resolve_checkpoint(name: str) -> tuple[str, str]:
         return str(Path(name).expanduser()), f"local checkpoint {Path(name).name}"
     if hub.hub_reachable():
         return name, f"{name} from the Hugging Face Hub"
-    return str(offline_model_path()), f"{OFFLINE_DESCRIPTION} (Hub unreachable, stands in for {name})"
+    role = "the packaged copy" if name == OFFLINE_MODEL else f"stands in for {name}"
+    return str(offline_model_path()), f"{OFFLINE_DESCRIPTION} (Hub unreachable, {role})"
 
 
 def load_pretrained(name: str, num_labels: int | None = None, verbose: bool = True):

