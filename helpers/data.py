@@ -22,12 +22,21 @@ LAYOUTS = (
     "(train/pos, train/neg, test/pos, test/neg folders of .txt files, optionally inside aclImdb/)"
 )
 
-_last_source = "not loaded yet"
+_last_source: str | None = None
+
+
+def planned_source() -> str:
+    """Where `load_imdb()` will look first: $IMDB_DIR, else the Hub when reachable, else the bundled sample."""
+    if os.environ.get(IMDB_VARIABLE):
+        return f"local folder from {IMDB_VARIABLE}"
+    if hub.hub_reachable():
+        return f"Hugging Face Hub ({HUB_DATASET})"
+    return "bundled sample of the course's own reviews"
 
 
 def describe_source() -> str:
-    """One line: where the last `load_imdb` call got its data, and how much."""
-    return _last_source
+    """One line: where the last `load_imdb` call got its data and how much, or where it will look."""
+    return _last_source or f"{planned_source()} (not loaded yet)"
 
 
 def _features() -> datasets.Features:

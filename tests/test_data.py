@@ -149,3 +149,10 @@ def test_validation_split_is_stratified_and_disjoint(parquet_dir):
     assert list(val["label"]).count(1) == list(val["label"]).count(0)
     with pytest.raises(ValueError, match="between 0 and 1"):
         data.train_val_split(train, 1.5)
+
+
+def test_before_loading_the_report_names_the_planned_source(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "_last_source", None)
+    assert data.describe_source().startswith("bundled sample")
+    monkeypatch.setenv("IMDB_DIR", str(tmp_path))
+    assert "IMDB_DIR" in data.describe_source() and "not loaded yet" in data.describe_source()
