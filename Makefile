@@ -34,7 +34,7 @@ notebooks: $(NOTEBOOKS:notebooks/%.ipynb=$(STAMPS)/%.done)
 
 $(STAMPS)/%.done: notebooks/%.ipynb $(HELPERS) | install
 	@mkdir -p $(STAMPS)
-	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 $<
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --coalesce-streams --ExecutePreprocessor.timeout=3600 $<
 	@touch $@
 
 # Every registered benchmark on IMDB ($$IMDB_DIR if set), results into the README table.
