@@ -191,7 +191,7 @@ def train_nbow_bigram(train: Dataset, val: Dataset, profile: Profile, progress: 
 
     model = NBoW(len(vocab), profile.embed_dim)
     return _train(model, encode, bag_batch, len(vocab), train, val, profile, epochs=profile.epochs + 1,
-                  lr=1e-2, weight_decay=0.0, batch_size=128, progress=progress)
+                  lr=1e-2, weight_decay=0.0, batch_size=2 * profile.batch_size, progress=progress)
 
 
 def train_bilstm(train: Dataset, val: Dataset, profile: Profile, progress: bool = True) -> TrainedClassifier:

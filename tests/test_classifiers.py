@@ -76,9 +76,9 @@ def test_classifiers_learn_a_separable_toy_task():
     from datasets import Dataset
 
     words = {1: "wonderful superb moving", 0: "dreadful dull tedious"}
-    texts = [f"the film was {words[i % 2].split()[i % 3]} and {words[i % 2].split()[(i + 1) % 3]}" for i in range(120)]
-    ds = Dataset.from_dict({"text": texts, "label": [i % 2 for i in range(120)]})
-    profile = dataclasses.replace(config.get_profile("smoke"), epochs=5, batch_size=16)
+    texts = [f"the film was {words[i % 2].split()[i % 3]} and {words[i % 2].split()[(i + 1) % 3]}" for i in range(240)]
+    ds = Dataset.from_dict({"text": texts, "label": [i % 2 for i in range(240)]})
+    profile = dataclasses.replace(config.get_profile("smoke"), epochs=5, batch_size=8)
     config.seed_everything(0)
     for train in (classifiers.train_nbow_bigram, classifiers.train_bilstm):
         trained = train(ds, ds, profile, progress=False)
