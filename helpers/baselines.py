@@ -27,3 +27,11 @@ def select_C(train_texts: Sequence[str], train_labels: Sequence[int], val_texts:
     """The regularization strength with the best validation accuracy, and every score tried."""
     scores = {C: tfidf_logreg(C).fit(train_texts, train_labels).score(val_texts, val_labels) for C in grid}
     return max(scores, key=scores.get), scores
+
+
+def select_and_fit(train_texts: Sequence[str], train_labels: Sequence[int], val_texts: Sequence[str],
+                   val_labels: Sequence[int]) -> tuple[Pipeline, float, dict[float, float]]:
+    """Choose C on validation, then refit on train + validation: the model, its C, and every score tried."""
+    best_C, scores = select_C(train_texts, train_labels, val_texts, val_labels)
+    model = tfidf_logreg(best_C).fit(list(train_texts) + list(val_texts), list(train_labels) + list(val_labels))
+    return model, best_C, scores

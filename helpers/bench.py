@@ -35,13 +35,12 @@ def register(name: str, description: str) -> Callable[[BenchFn], BenchFn]:
 
 @register("tfidf_logreg", "TF-IDF uni+bigrams, logistic regression (C chosen on validation)")
 def _tfidf_logreg(train: Dataset, val: Dataset, test: Dataset, profile: config.Profile) -> dict:
-    from helpers.baselines import select_C, tfidf_logreg
+    from helpers.baselines import select_and_fit
 
     start = time.perf_counter()
-    (xt, yt), (xv, yv) = (list(train["text"]), list(train["label"])), (list(val["text"]), list(val["label"]))
-    best_C, scores = select_C(xt, yt, xv, yv)
-    # Refit on train + validation once C is chosen: selection never saw test.
-    model = tfidf_logreg(best_C).fit(xt + xv, yt + yv)
+    # Selection sees train and validation only; test is scored once, below.
+    model, best_C, scores = select_and_fit(list(train["text"]), list(train["label"]), list(val["text"]),
+                                           list(val["label"]))
     seconds = time.perf_counter() - start
     return {"test_accuracy": model.score(list(test["text"]), list(test["label"])), "val_accuracy": scores[best_C],
             "train_seconds": seconds, "params": {"C": best_C}}

@@ -53,11 +53,16 @@ class NBoW(nn.Module):
         return self.out(self.dropout(self.embedding(ids, offsets)))
 
 
+def length_mask(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor:
+    """(batch, steps) booleans: True where step t is a real token of that sequence, False on padding."""
+    return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
+
+
 def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each sequence of a padded batch (batch, time, features) over its true length; padding stays put."""
     positions = torch.arange(x.size(1), device=x.device)[None, :]
     lengths = lengths.to(x.device)[:, None]
-    index = torch.where(positions < lengths, lengths - 1 - positions, positions)
+    index = torch.where(length_mask(lengths[:, 0], x.size(1), x.device), lengths - 1 - positions, positions)
     return x.gather(1, index[..., None].expand_as(x))
 
 
@@ -81,7 +86,7 @@ class BiLSTMClassifier(nn.Module):
         x = self.dropout(self.embedding(ids))
         backward = reverse_within_length(self.backward_lstm(reverse_within_length(x, lengths))[0], lengths)
         states = torch.cat([self.forward_lstm(x)[0], backward], dim=-1)  # (batch, time, 2*hidden)
-        mask = (torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None])[..., None]
+        mask = length_mask(lengths, ids.size(1), ids.device)[..., None]
         # Pooling over every step, not just the last, lets a strong word anywhere in a long review count.
         max_pool = states.masked_fill(~mask, float("-inf")).amax(1)
         mean_pool = (states * mask).sum(1) / mask.sum(1)
