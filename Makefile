@@ -5,19 +5,21 @@ PY := $(VENV)/bin/python
 STAMPS := .make
 INSTALLED := $(VENV)/.installed
 HELPERS := $(wildcard helpers/*.py helpers/resources/*)
+EXTRAS := offline,reference,train,viz,deploy,dev
+TEST_ENV := COURSE_PROFILE=smoke HF_HUB_OFFLINE=1
 NOTEBOOKS := $(sorted $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PORT ?= 8888
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: install lab test notebooks bench clean
+.PHONY: install lab test notebooks bench constraints clean
 
-# torch is pinned and installed first so pip takes the CPU wheel on disk instead of
-# pulling several GB of CUDA packages; everything else comes from the package registry.
-$(INSTALLED): pyproject.toml
+# torch is pinned and installed first so pip takes the CPU wheel on disk instead of pulling several GB of
+# CUDA packages; everything else comes from the package registry, at the versions in constraints.txt.
+$(INSTALLED): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[offline,extras,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	@touch $@
 
 install: $(INSTALLED)
@@ -25,16 +27,22 @@ install: $(INSTALLED)
 lab: install
 	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --notebook-dir=notebooks
 
-# Unit tests, then every notebook top to bottom (nbval), small profile, no network.
+# Unit tests and every notebook top to bottom (nbval), small profile, no network; then every notebook again,
+# solutions included, from a folder outside the repository against a non-editable install, as Colab runs it.
 test: install
-	COURSE_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest -v -p no:cacheprovider tests/ --nbval-lax notebooks/
+	$(TEST_ENV) $(PY) -m pytest -v -p no:cacheprovider tests/ --nbval-lax notebooks/
+	@stage=$$(mktemp -d) && trap 'rm -rf "$$stage"' EXIT && $(PY) tools/stage_notebooks.py "$$stage" && \
+	  cd "$$stage/notebooks" && PYTHONPATH="$$stage/site" $(TEST_ENV) $(abspath $(PY)) -m pytest -v \
+	  -p no:cacheprovider --nbval-lax .
 
 # Execute notebooks in place (default profile) so committed outputs are fresh; only changed ones rerun.
+# tools/tidy_outputs.py then keeps what a terminal would show (one line per progress bar).
 notebooks: $(NOTEBOOKS:notebooks/%.ipynb=$(STAMPS)/%.done)
 
 $(STAMPS)/%.done: notebooks/%.ipynb $(HELPERS) | install
 	@mkdir -p $(STAMPS)
-	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --coalesce-streams --ExecutePreprocessor.timeout=3600 $<
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 $<
+	$(PY) tools/tidy_outputs.py $<
 	@touch $@
 
 # Every registered benchmark on IMDB ($$IMDB_DIR if set), results into the README table.
@@ -44,6 +52,12 @@ $(STAMPS)/bench.done: $(HELPERS) | install
 	@mkdir -p $(STAMPS)
 	$(PY) -m helpers.bench --all --profile $${COURSE_PROFILE:-cpu} --record benchmarks/results.json --readme README.md
 	@touch $@
+
+# After an upgrade: pin what is installed as the tested versions.
+constraints: install
+	@{ echo "# The exact versions the course is tested with: make install uses them; pyproject.toml holds the floors."; \
+	  echo "# Regenerate with 'make constraints' after an upgrade."; \
+	  $(PY) -m pip freeze --exclude pytorch-nlp-course | sed 's/+cpu$$//'; } > constraints.txt.tmp && mv constraints.txt.tmp constraints.txt
 
 clean:
 	rm -rf $(VENV) $(STAMPS) .pytest_cache

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from helpers import bench
 from helpers.tokenization import clean_text
 
 C_GRID = (1.0, 3.0, 10.0, 30.0)
@@ -35,3 +37,14 @@ def select_and_fit(train_texts: Sequence[str], train_labels: Sequence[int], val_
     best_C, scores = select_C(train_texts, train_labels, val_texts, val_labels)
     model = tfidf_logreg(best_C).fit(list(train_texts) + list(val_texts), list(train_labels) + list(val_labels))
     return model, best_C, scores
+
+
+@bench.register("tfidf_logreg", "TF-IDF uni+bigrams, logistic regression (C chosen on validation)")
+def _bench_tfidf_logreg(train, val, test, profile) -> dict:
+    start = time.perf_counter()
+    # Selection sees train and validation only; test is scored once, below.
+    model, best_C, scores = select_and_fit(list(train["text"]), list(train["label"]), list(val["text"]),
+                                           list(val["label"]))
+    seconds = time.perf_counter() - start
+    return {"test_accuracy": model.score(list(test["text"]), list(test["label"])), "val_accuracy": scores[best_C],
+            "train_seconds": seconds, "params": {"C": best_C}}

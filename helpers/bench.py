@@ -1,130 +1,246 @@
-"""Benchmarks: train and evaluate one course model on IMDB, print one JSON line, keep a results table.
+"""Benchmarks: train and evaluate course models, print one JSON line per result, keep the README tables.
 
     python -m helpers.bench tfidf_logreg --imdb ../shared/data/imdb --profile cpu
     python -m helpers.bench --all --record benchmarks/results.json --readme README.md
+
+A benchmark is a function registered under a name. An IMDB benchmark gets (train, val, test, profile), with
+validation carved from train and test scored once; a benchmark with its own data (a generated task, a timing
+sweep) gets (profile, seed). Either returns one result row (a dict) or several (a list of dicts, one per model
+or variant). Every row is stamped with what reproduces it: profile, seed, data fingerprint, git commit, library
+versions, machine and date.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import importlib
 import json
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from datasets import Dataset
+from helpers import config, data, environment
 
-from helpers import config, data
-
-BenchFn = Callable[[Dataset, Dataset, Dataset, config.Profile], dict]
-REGISTRY: dict[str, tuple[str, BenchFn]] = {}
 TABLE_START, TABLE_END = "<!-- bench:start -->", "<!-- bench:end -->"
+IMDB_TABLE = "imdb"
+# The IMDB table's columns; other benchmarks list their own.
+IMDB_COLUMNS = ("test_accuracy", "val_accuracy", "n_train", "n_val", "n_test", "data", "profile", "train_seconds")
 
 
-def register(name: str, description: str) -> Callable[[BenchFn], BenchFn]:
-    """Add a benchmark: fn(train, val, test, profile) -> {"test_accuracy", "val_accuracy", ...}."""
+@dataclass(frozen=True)
+class Benchmark:
+    """A registered benchmark: what it measures, how it is fed, how its rows are keyed and shown."""
 
-    def add(fn: BenchFn) -> BenchFn:
-        REGISTRY[name] = (description, fn)
+    name: str
+    description: str
+    fn: Callable[..., dict | list[dict]]
+    imdb: bool  # fed IMDB splits (True) or its own data (False)
+    key: tuple[str, ...]  # row fields that tell this benchmark's rows apart (e.g. ("model",))
+    columns: tuple[str, ...]  # row fields shown in its README table
+
+
+REGISTRY: dict[str, Benchmark] = {}
+# Modules whose import registers benchmarks; a chapter that adds a benchmark adds its module here.
+BENCHMARK_MODULES: tuple[str, ...] = ("helpers.baselines", "helpers.classifiers")
+
+
+def register(name: str, description: str, *, imdb: bool = True, key: Sequence[str] = (),
+             columns: Sequence[str] = IMDB_COLUMNS) -> Callable:
+    """Register fn under `name`.
+
+    imdb=True:  fn(train, val, test, profile) -> row or rows; rows go in the README's IMDB table.
+    imdb=False: fn(profile, seed) -> row or rows; rows go in a table of their own with `columns`.
+    `key` names the fields that make rows of one benchmark distinct (each row must have them).
+    """
+    if not imdb and tuple(columns) == IMDB_COLUMNS:
+        raise ValueError(f"Benchmark {name!r} brings its own data: list the row fields its table shows (columns=).")
+
+    def add(fn: Callable) -> Callable:
+        REGISTRY[name] = Benchmark(name, description, fn, imdb, tuple(key), tuple(columns))
         return fn
 
     return add
 
 
-@register("tfidf_logreg", "TF-IDF uni+bigrams, logistic regression (C chosen on validation)")
-def _tfidf_logreg(train: Dataset, val: Dataset, test: Dataset, profile: config.Profile) -> dict:
-    from helpers.baselines import select_and_fit
-
-    start = time.perf_counter()
-    # Selection sees train and validation only; test is scored once, below.
-    model, best_C, scores = select_and_fit(list(train["text"]), list(train["label"]), list(val["text"]),
-                                           list(val["label"]))
-    seconds = time.perf_counter() - start
-    return {"test_accuracy": model.score(list(test["text"]), list(test["label"])), "val_accuracy": scores[best_C],
-            "train_seconds": seconds, "params": {"C": best_C}}
+def _rows(result: dict | list[dict], benchmark: Benchmark) -> list[dict]:
+    rows = [result] if isinstance(result, dict) else list(result)
+    if not rows:
+        raise ValueError(f"Benchmark {benchmark.name!r} returned no result rows.")
+    for row in rows:
+        missing = [k for k in benchmark.key if k not in row]
+        if missing:
+            raise ValueError(f"Benchmark {benchmark.name!r} returned a row without its key field(s) {missing}.")
+    return rows
 
 
-def _neural(train_fn_name: str) -> BenchFn:
-    """A benchmark from a `helpers.classifiers` trainer: train with validation-based epoch selection, score test."""
-
-    def bench(train: Dataset, val: Dataset, test: Dataset, profile: config.Profile) -> dict:
-        from helpers import classifiers
-
-        trained = getattr(classifiers, train_fn_name)(train, val, profile)
-        best = max(trained.history, key=lambda row: row["val_accuracy"])
-        return {"test_accuracy": trained.accuracy(test), "val_accuracy": best["val_accuracy"],
-                "train_seconds": trained.train_seconds,
-                "params": {"epochs_run": len(trained.history), "best_epoch": best["epoch"],
-                           "vocab": trained.vocab_size, "parameters": sum(p.numel() for p in trained.model.parameters())}}
-
-    return bench
+def _check_names(names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise SystemExit(f"Unknown benchmark(s) {', '.join(map(repr, unknown))}. "
+                         f"Registered: {', '.join(sorted(REGISTRY))}.")
 
 
-register("nbow_bigram", "neural bag of uni+bigrams (fastText-style), mean-pooled embeddings, linear")(
-    _neural("train_nbow_bigram"))
-register("bilstm", "1-layer BiLSTM, max+mean pooling, first+last words of each review")(_neural("train_bilstm"))
-
-
-def run(name: str, imdb: str | None = None, profile_name: str | None = None, seed: int = 0) -> dict:
-    """Run one registered benchmark and return its result row."""
-    if name not in REGISTRY:
-        raise SystemExit(f"Unknown benchmark {name!r}. Registered: {', '.join(sorted(REGISTRY))}.")
+def run(name: str, imdb: str | None = None, profile_name: str | None = None, seed: int = 0) -> list[dict]:
+    """Run one registered benchmark and return its result rows, each stamped with what reproduces it."""
+    _load_benchmarks()
+    _check_names([name])
+    benchmark = REGISTRY[name]
     profile = config.get_profile(profile_name)
     config.seed_everything(seed)
-    dsd = data.load_imdb(imdb, n_train=profile.n_train, n_test=profile.n_test, seed=seed)
-    train, val = data.train_val_split(dsd["train"], 0.1, seed=seed)
-    result = REGISTRY[name][1](train, val, dsd["test"], profile)
-    return {"model": name, "profile": profile.name, "data": data.describe_source().split(":")[0],
-            "n_train": len(train), "n_val": len(val), "n_test": len(dsd["test"]),
-            **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()},
-            "machine": config.machine_description(), "date": time.strftime("%Y-%m-%d")}
+    stamp: dict = {"benchmark": name, "profile": profile.name, "seed": seed}
+    if benchmark.imdb:
+        dsd = data.load_imdb(imdb, n_train=profile.n_train, n_test=profile.n_test, seed=seed)
+        train, val = data.train_val_split(dsd["train"], 0.1, seed=seed)
+        result = benchmark.fn(train, val, dsd["test"], profile)
+        stamp |= {"data": data.describe_source().split(":")[0], "data_fingerprint": data.fingerprint(dsd),
+                  "n_train": len(train), "n_val": len(val), "n_test": len(dsd["test"])}
+    else:
+        result = benchmark.fn(profile, seed)
+    rows = []
+    for row in _rows(result, benchmark):
+        rows.append({"model": name, **stamp, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
+                     "commit": environment.git_commit(), "versions": environment.versions(),
+                     "machine": environment.machine_description(), "date": time.strftime("%Y-%m-%d")})
+    return rows
 
 
-def _load_results(path: Path) -> dict[str, dict]:
+def row_key(row: dict) -> str:
+    """Rows with the same key replace each other: benchmark, its key fields, profile and data."""
+    benchmark = REGISTRY.get(row["benchmark"])
+    fields = benchmark.key if benchmark else ("model",)
+    parts = [row["benchmark"], *(str(row[f]) for f in fields), row["profile"], row.get("data_fingerprint", "")]
+    return "|".join(parts)
+
+
+def load_results(path: Path) -> dict[str, dict]:
+    """The recorded rows ({key: row}); an empty dict when the file does not exist yet."""
     return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file, then rename, so an interrupted run never leaves half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write a unique temporary file beside `path`, then rename it: readers see the old file or the new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
-def record(row: dict, path: Path) -> dict[str, dict]:
-    """Store `row` in the results file, replacing an earlier run of the same model, profile and data."""
-    results = _load_results(path)
-    results[f"{row['model']}|{row['profile']}|{row['data']}|{row['n_train']}"] = row
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside `path` so that two runs recording at once do not lose each other's rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(path, json.dumps(results, indent=1, sort_keys=True) + "\n")
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def record(rows: list[dict], path: Path, readme: Path | None = None) -> dict[str, dict]:
+    """Store `rows` in the results file (replacing earlier runs with the same keys); refresh the README tables."""
+    with _locked(path):
+        results = load_results(path)
+        results |= {row_key(row): row for row in rows}
+        _write_atomically(path, json.dumps(results, indent=1, sort_keys=True) + "\n")
+        if readme is not None:
+            update_readme(readme, results)
     return results
 
 
-def markdown_table(results: dict[str, dict]) -> str:
-    """The README's benchmark table, best test accuracy first."""
+def _cell(field: str, value) -> str:
+    """One table cell: accuracies as percentages, seconds and bytes with units, counts with separators."""
+    if value is None:
+        return ""
+    if field.endswith("accuracy") or field.endswith("_points"):
+        return f"{value:.1%}" if field.endswith("accuracy") else f"{value:+.2f}"
+    if field.endswith("seconds"):
+        return f"{value:.0f} s" if value >= 10 else f"{value:.2f} s"
+    if field.endswith("bytes"):
+        return f"{value / 2**20:,.1f} MiB"
+    if field.endswith("_ms"):
+        return f"{value:.1f} ms"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _imdb_table(rows: list[dict]) -> list[str]:
     lines = ["| model | what it is | test accuracy | validation accuracy | train / val / test reviews | data | "
              "profile | train time | machine |", "|---|---|---|---|---|---|---|---|---|"]
-    for row in sorted(results.values(), key=lambda r: (r["data"], -r["test_accuracy"])):
-        description = REGISTRY[row["model"]][0] if row["model"] in REGISTRY else ""
-        lines.append(f"| `{row['model']}` | {description} | **{row['test_accuracy']:.1%}** | {row['val_accuracy']:.1%} | "
-                     f"{row['n_train']:,} / {row['n_val']:,} / {row['n_test']:,} | {row['data']} | {row['profile']} | "
-                     f"{row['train_seconds']:.0f} s | {row['machine']}, {row['date']} |")
-    return "\n".join(lines)
+    for row in sorted(rows, key=lambda r: (r["profile"], -r["test_accuracy"])):
+        benchmark = REGISTRY.get(row["benchmark"])
+        description = row.get("description") or (benchmark.description if benchmark else "")
+        lines.append(
+            f"| `{row['model']}` | {description} | **{row['test_accuracy']:.1%}** | {_cell('val_accuracy', row.get('val_accuracy'))} | "
+            f"{row['n_train']:,} / {row['n_val']:,} / {row['n_test']:,} | {row['data']} | {row['profile']} | "
+            f"{_cell('train_seconds', row['train_seconds'])} | {row['machine']}, {row['date']} |")
+    return lines
+
+
+def _own_table(benchmark: Benchmark | None, name: str, rows: list[dict]) -> list[str]:
+    columns = benchmark.columns if benchmark else tuple(k for k in rows[0] if k in IMDB_COLUMNS)
+    description = benchmark.description if benchmark else ""
+    lines = [f"**`{name}`**: {description}", "",
+             "| " + " | ".join(c.replace("_", " ") for c in columns) + " | profile | machine |",
+             "|" + "---|" * (len(columns) + 2)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(c, row.get(c)) for c in columns)
+                     + f" | {row['profile']} | {row['machine']}, {row['date']} |")
+    return lines
+
+
+def markdown_tables(results: dict[str, dict]) -> str:
+    """The README's benchmark tables: IMDB classifiers first (best test accuracy first), then one per benchmark."""
+    _load_benchmarks()
+    rows = list(results.values())
+    imdb = [r for r in rows if "n_val" in r]  # IMDB benchmarks are stamped with their split sizes
+    parts = [_imdb_table(imdb)] if imdb else []
+    others = sorted({r["benchmark"] for r in rows} - {r["benchmark"] for r in imdb})
+    for name in others:
+        mine = sorted((r for r in rows if r["benchmark"] == name), key=row_key)
+        parts.append(_own_table(REGISTRY.get(name), name, mine))
+    return "\n\n".join("\n".join(p) for p in parts)
+
+
+def readme_section(text: str) -> str:
+    """The text between the bench markers of a README."""
+    if TABLE_START not in text or TABLE_END not in text:
+        raise SystemExit(f"The README has no {TABLE_START} ... {TABLE_END} markers to put the tables between.")
+    return text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip("\n")
 
 
 def update_readme(readme: Path, results: dict[str, dict]) -> None:
-    """Replace the table between the bench markers in the README."""
+    """Replace the tables between the bench markers in the README."""
     text = readme.read_text()
-    if TABLE_START not in text or TABLE_END not in text:
-        raise SystemExit(f"{readme} has no {TABLE_START} ... {TABLE_END} markers to put the table between.")
+    readme_section(text)  # refuses a README without markers before anything is written
     head, rest = text.split(TABLE_START, 1)
     _, tail = rest.split(TABLE_END, 1)
-    _write_atomically(readme, f"{head}{TABLE_START}\n{markdown_table(results)}\n{TABLE_END}{tail}")
+    _write_atomically(readme, f"{head}{TABLE_START}\n{markdown_tables(results)}\n{TABLE_END}{tail}")
+
+
+def _load_benchmarks() -> None:
+    """Import the modules that register benchmarks (each chapter's module registers its own)."""
+    for module in BENCHMARK_MODULES:
+        importlib.import_module(module)
 
 
 def main(argv: list[str] | None = None) -> None:
+    _load_benchmarks()
     parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(REGISTRY)}")
@@ -133,21 +249,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", choices=list(config.PROFILES), help="course profile (default $COURSE_PROFILE)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--record", type=Path, help="JSON file that keeps the latest result of each benchmark")
-    parser.add_argument("--readme", type=Path, help="README whose results table is refreshed from --record")
+    parser.add_argument("--readme", type=Path, help="README whose results tables are refreshed from --record")
     args = parser.parse_args(argv)
     names = list(REGISTRY) if args.all else args.names
     if not names:
         parser.error(f"name a benchmark ({', '.join(REGISTRY)}) or pass --all")
     if args.readme and not args.record:
-        parser.error("--readme needs --record (the table is built from the recorded results)")
+        parser.error("--readme needs --record (the tables are built from the recorded results)")
+    _check_names(names)
+    if args.readme:
+        readme_section(args.readme.read_text())
     for name in names:
-        row = run(name, args.imdb, args.profile, args.seed)
-        print(json.dumps(row), flush=True)
+        rows = run(name, args.imdb, args.profile, args.seed)
+        for row in rows:
+            print(json.dumps(row), flush=True)
         if args.record:
-            results = record(row, args.record)
-            if args.readme:
-                update_readme(args.readme, results)
-
+            record(rows, args.record, args.readme)
 
 if __name__ == "__main__":
     main(sys.argv[1:])

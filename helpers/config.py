@@ -1,10 +1,9 @@
-"""Profiles, seeding, device choice and the environment report every notebook starts with."""
+"""Profiles, seeding and device choice: the settings every notebook and benchmark reads."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 import random
 from dataclasses import dataclass
 
@@ -98,48 +97,6 @@ def get_device(prefer: str | None = None) -> torch.device:
             raise RuntimeError(f"Device {prefer!r} is not available on this machine; use get_device() to pick one.")
         return torch.device(prefer)
     return torch.device(next(name for name, ok in available.items() if ok))
-
-
-def machine_description() -> str:
-    """One line naming the processor or GPU, for benchmark tables."""
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} (CUDA)"
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores"
-
-
-def environment_report(seed: int | None = 42) -> dict[str, str]:
-    """Seed everything, then print and return versions, device, profile and data source."""
-    import datasets
-    import tokenizers
-    import transformers
-
-    from helpers import data, hub
-
-    if seed is not None:
-        seed_everything(seed)
-    profile = get_profile()
-    report = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "datasets": datasets.__version__,
-        "tokenizers": tokenizers.__version__,
-        "device": f"{get_device()} ({machine_description()})",
-        "profile": f"{profile.name}: {profile.description}",
-        "hugging face hub": "reachable" if hub.hub_reachable() else "unreachable (offline fallbacks in use)",
-        "imdb source": data.describe_source(),
-        "seed": str(seed),
-    }
-    width = max(map(len, report))
-    for key, value in report.items():
-        print(f"{key:>{width}} : {value}")
-    return report
 
 
 def profile_table() -> list[dict]:

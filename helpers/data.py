@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from importlib import resources
@@ -153,3 +154,16 @@ def train_val_split(train: Dataset, val_fraction: float = 0.1, seed: int = 0) ->
         raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}.")
     parts = train.train_test_split(test_size=val_fraction, seed=seed, stratify_by_column="label")
     return parts["train"], parts["test"]
+
+
+def fingerprint(dsd: DatasetDict) -> str:
+    """12 hex digits that change with any text or label of any split, not with row order or where data came from.
+
+    Two benchmark runs on the same reviews share a fingerprint, so their results replace each other.
+    """
+    digest = hashlib.sha256()
+    for split in sorted(dsd):
+        rows = sorted(hashlib.sha256(f"{label}\t{text}".encode()).digest()
+                      for text, label in zip(dsd[split]["text"], dsd[split]["label"]))
+        digest.update(split.encode() + b"".join(rows))
+    return digest.hexdigest()[:12]

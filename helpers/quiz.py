@@ -164,16 +164,27 @@ QUESTIONS: dict[int, Question] = {
         "05_transformer",
     ),
 }
+# The course's own questions, beside the outline's 15: keyed "NN.k" (chapter NN, k-th question), e.g. "03.1".
+# Each chapter adds its block here, in chapter order; options are ordered as the learner should see them.
+COURSE_QUESTIONS: dict[str, Question] = {}
+
 LETTERS = "ABCD"
+QuestionId = int | str
 
 
-def _question(number: int) -> Question:
-    if number not in QUESTIONS:
-        raise KeyError(f"There is no question {number}; the course has questions 1 to {len(QUESTIONS)}.")
-    return QUESTIONS[number]
+def _question(number: QuestionId) -> Question:
+    """The question with this id: 1 to 15 (the outline's) or "NN.k" (the course's own)."""
+    if isinstance(number, bool) or not isinstance(number, (int, str)):
+        raise TypeError(f"A question id is a number 1 to 15 or a string like '03.1', got {number!r}.")
+    found = QUESTIONS.get(number) if isinstance(number, int) else COURSE_QUESTIONS.get(number)
+    if found is None:
+        own = ", ".join(COURSE_QUESTIONS) or "none yet"
+        raise KeyError(f"There is no question {number!r}: the review questions are 1 to {len(QUESTIONS)}, "
+                       f"the chapters' own are {own}.")
+    return found
 
 
-def show(number: int) -> None:
+def show(number: QuestionId) -> None:
     """Print a question and its four options."""
     q = _question(number)
     print(f"{number}. {q.text}")
@@ -181,18 +192,21 @@ def show(number: int) -> None:
         print(f"   {letter}) {option}")
 
 
-def check(number: int, letter: str) -> bool:
+def check(number: QuestionId, letter: str) -> bool:
     """Print whether `letter` answers question `number`, with the explanation; return True when right."""
     q = _question(number)
-    letter = letter.strip().upper()
-    if letter not in LETTERS:
-        raise ValueError(f"Answer with one letter, A to D (got {letter!r}).")
-    right = letter == q.answer
+    if not isinstance(letter, str):
+        raise TypeError(f"Answer with a letter as a string, e.g. quiz.check({number!r}, \"B\"), got {letter!r}.")
+    answer = letter.strip().upper()
+    if len(answer) != 1 or answer not in LETTERS:
+        raise ValueError(f"Answer with exactly one letter, A to D (got {letter!r}).")
+    right = answer == q.answer
     verdict = "Correct" if right else f"Not quite: the answer is {q.answer}"
     print(f"{verdict}. {q.why}")
     return right
 
 
-def for_chapter(chapter: str) -> list[int]:
-    """Numbers of the questions that belong to a notebook (e.g. '03_rnn_lstm_gru')."""
-    return [n for n, q in QUESTIONS.items() if q.chapter == chapter]
+def for_chapter(chapter: str) -> list[QuestionId]:
+    """Ids of the questions that belong to a notebook (e.g. '03_rnn_lstm_gru'): the outline's, then its own."""
+    return ([n for n, q in QUESTIONS.items() if q.chapter == chapter]
+            + [n for n, q in COURSE_QUESTIONS.items() if q.chapter == chapter])

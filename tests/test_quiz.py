@@ -30,11 +30,30 @@ def test_check_tells_right_from_wrong(capsys):
     assert "the answer is B" in capsys.readouterr().out
 
 
-def test_bad_answers_are_clear_errors():
-    with pytest.raises(ValueError, match="A to D"):
-        quiz.check(1, "E")
-    with pytest.raises(KeyError, match="1 to 15"):
-        quiz.show(16)
+@pytest.mark.parametrize("answer", ["E", "AB", "", " ", "a)"])
+def test_only_one_letter_a_to_d_is_an_answer(answer):
+    with pytest.raises(ValueError, match="exactly one letter, A to D"):
+        quiz.check(1, answer)
+
+
+@pytest.mark.parametrize("number", [16, 0, "16", "99.1", 1.0, True, None])
+def test_unknown_question_ids_are_clear_errors(number):
+    with pytest.raises((KeyError, TypeError), match="1 to 15|number 1 to 15"):
+        quiz.show(number)
+
+
+def test_an_answer_must_be_a_string():
+    with pytest.raises(TypeError, match="as a string"):
+        quiz.check(1, 2)
+
+
+def test_course_questions_are_well_formed_and_belong_to_a_chapter():
+    chapters = {q.chapter for q in quiz.QUESTIONS.values()}
+    for key, q in quiz.COURSE_QUESTIONS.items():
+        assert re.fullmatch(r"\d\d\.\d+", key) and q.chapter.startswith(key[:2] + "_"), key
+        assert len(q.options) == 4 and len(set(q.options)) == 4 and q.answer in "ABCD" and q.why, key
+        assert q.text not in {o.text for o in quiz.QUESTIONS.values()}, key
+    assert chapters
 
 
 def test_show_prints_every_option(capsys):
@@ -44,6 +63,7 @@ def test_show_prints_every_option(capsys):
 
 
 def test_chapters_own_their_questions():
-    assert quiz.for_chapter("01_tokenization") == [1]
-    assert quiz.for_chapter("03_rnn_lstm_gru") == [2, 7, 9]
-    assert sum(len(quiz.for_chapter(c)) for c in {q.chapter for q in quiz.QUESTIONS.values()}) == 15
+    assert [n for n in quiz.for_chapter("03_rnn_lstm_gru") if isinstance(n, int)] == [2, 7, 9]
+    outline = [n for c in {q.chapter for q in quiz.QUESTIONS.values()} for n in quiz.for_chapter(c)
+               if isinstance(n, int)]
+    assert sorted(outline) == list(range(1, 16))
