@@ -1,5 +1,6 @@
 """The from-scratch RNN, LSTM and GRU match PyTorch's, forward and backward, padded or not; BPTT and clipping."""
 
+import doctest
 import math
 
 import pytest
@@ -182,3 +183,39 @@ def test_set_forget_bias_opens_only_the_forget_gate(make):
             torch.testing.assert_close(after[name][others], before[name][others])
         else:
             assert torch.equal(after[name], before[name])
+
+
+def test_docstring_examples_hold():
+    assert doctest.testmod(rnn).failed == 0
+
+
+def test_length_mask_marks_the_real_steps():
+    assert rnn.length_mask(torch.tensor([2, 0, 3]), 3).tolist() == [[True, True, False], [False, False, False],
+                                                                     [True, True, True]]
+
+
+def test_reverse_within_length_keeps_padding_in_place_and_undoes_itself():
+    x = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])[..., None]  # (B, T, 1)
+    reversed_ = rnn.reverse_within_length(x, torch.tensor([3, 2]))
+    assert reversed_[..., 0].tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
+    torch.testing.assert_close(rnn.reverse_within_length(reversed_, torch.tensor([3, 2])), x)
+
+
+def test_reverse_within_length_runs_a_backward_lstm_like_a_packed_one():
+    torch.manual_seed(0)
+    reference = nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+    backward = nn.LSTM(3, 4, batch_first=True)
+    for name, param in backward.named_parameters():
+        param.data.copy_(getattr(reference, name + "_reverse"))
+    lengths = torch.tensor([5, 2, 4])
+    x = torch.randn(3, 5, 3)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected = pad_packed_sequence(reference(packed)[0], batch_first=True)[0][..., 4:]  # (B, T, H) backward half
+    ours = rnn.reverse_within_length(backward(rnn.reverse_within_length(x, lengths))[0], lengths)
+    torch.testing.assert_close(ours * rnn.length_mask(lengths, 5)[..., None], expected)
+
+
+@pytest.mark.parametrize("sizes", [(0, 4), (3, -2), (3, 2.0), (True, 4)])
+def test_cells_reject_sizes_that_are_not_positive_ints(sizes):
+    with pytest.raises(ValueError, match="must be a positive int"):
+        rnn.LSTMCell(*sizes)
