@@ -38,7 +38,7 @@ class Profile:
     ngram_vocab_size: int  # uni+bigram features the bag of n-grams keeps, most frequent first
     bilstm_epochs: int
     sgns_epochs: int  # skip-gram passes that pretrain the BiLSTM's embeddings
-    compare_n_train: int | None  # training reviews for the notebook's comparison of embedding initializations
+    compare_n_train: int | None  # training reviews for 03's comparison of embedding initializations
     compare_epochs: int  # BiLSTM passes in that comparison
     lm_n_train: int | None  # training reviews the language model reads
     lm_vocab_size: int
@@ -53,8 +53,9 @@ PROFILES: dict[str, Profile] = {
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
-        nbow_epochs=1, nbow_batch_size=64, ngram_max_len=None, ngram_vocab_size=5_000, bilstm_epochs=1, sgns_epochs=1,
-        compare_n_train=120, compare_epochs=1, lm_n_train=120, lm_vocab_size=1_000, lm_bptt=16, lm_epochs=1,
+        nbow_epochs=1, nbow_batch_size=64, ngram_max_len=None, ngram_vocab_size=5_000,
+        bilstm_epochs=1, sgns_epochs=1, compare_n_train=120, compare_epochs=1,
+        lm_n_train=120, lm_vocab_size=1_000, lm_bptt=16, lm_epochs=1,
     ),
     "cpu": Profile(
         name="cpu",
@@ -62,9 +63,9 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
-        nbow_epochs=3, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=300_000, bilstm_epochs=4, sgns_epochs=1,
-        compare_n_train=5_000, compare_epochs=2, lm_n_train=4_000, lm_vocab_size=10_000, lm_bptt=35,
-        lm_epochs=1,
+        nbow_epochs=3, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=300_000,
+        bilstm_epochs=4, sgns_epochs=1, compare_n_train=5_000, compare_epochs=2,
+        lm_n_train=3_000, lm_vocab_size=10_000, lm_bptt=35, lm_epochs=1,
     ),
     "full": Profile(
         name="full",
@@ -72,9 +73,9 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
         model_name="bert-base-uncased", finetune_epochs=3,
-        nbow_epochs=5, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=1_000_000, bilstm_epochs=6, sgns_epochs=3,
-        compare_n_train=None, compare_epochs=6, lm_n_train=None, lm_vocab_size=30_000, lm_bptt=70,
-        lm_epochs=3,
+        nbow_epochs=5, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=1_000_000,
+        bilstm_epochs=6, sgns_epochs=3, compare_n_train=None, compare_epochs=6,
+        lm_n_train=None, lm_vocab_size=30_000, lm_bptt=70, lm_epochs=3,
     ),
 }
 
