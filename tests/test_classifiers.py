@@ -1,4 +1,5 @@
 import dataclasses
+import doctest
 
 import pytest
 import torch
@@ -163,10 +164,9 @@ def test_classifiers_learn_a_separable_toy_task_and_generalize(toy, train_fn):
     assert proba[0, 1] > 0.5 > proba[1, 1]
 
 
-@pytest.mark.parametrize("train_fn, epochs, batch", [(classifiers.train_nbow_bigram, "nbow_epochs",
-                                                      "nbow_batch_size"),
-                                                     (classifiers.train_bilstm, "bilstm_epochs", "batch_size")],
-                         ids=["nbow", "bilstm"])
+@pytest.mark.parametrize("train_fn, epochs, batch",
+                         [(classifiers.train_nbow_bigram, "nbow_epochs", "nbow_batch_size"),
+                          (classifiers.train_bilstm, "bilstm_epochs", "batch_size")], ids=["nbow", "bilstm"])
 def test_trainers_use_the_profile_as_written(toy, train_fn, epochs, batch):
     profile, train, val, _ = toy
     profile = dataclasses.replace(profile, **{epochs: 2, batch: 16}, max_len=4, ngram_max_len=4,
@@ -225,6 +225,4 @@ def test_pretrain_vectors_gives_similar_words_similar_rows():
 
 
 def test_docstring_examples_hold():
-    import doctest
-
     assert doctest.testmod(classifiers).failed == 0

@@ -1,3 +1,4 @@
+import doctest
 import math
 
 import pytest
@@ -115,6 +116,4 @@ def test_sample_continues_a_learned_pattern_and_never_draws_unk():
 
 
 def test_docstring_examples_hold():
-    import doctest
-
     assert doctest.testmod(lm).failed == 0

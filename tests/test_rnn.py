@@ -1,4 +1,5 @@
-"""The from-scratch RNN, LSTM and GRU match PyTorch's, forward and backward, padded or not; BPTT and clipping."""
+"""The from-scratch RNN, LSTM and GRU match PyTorch's, forward and backward, padded or not; BPTT and
+clipping."""
 
 import doctest
 import math
@@ -15,7 +16,8 @@ IDS = ["rnn", "lstm", "gru"]
 
 
 def random_pair(cell_cls: type[rnn.Cell], torch_cls: type[nn.RNNBase], seed: int):
-    """A PyTorch layer with random sizes and weights, the from-scratch cell holding the same weights, and inputs."""
+    """A PyTorch layer with random sizes and weights, the from-scratch cell holding the same weights, and
+    inputs."""
     g = torch.Generator().manual_seed(seed)
     batch, steps, features, hidden = (int(torch.randint(lo, hi, (1,), generator=g)) for lo, hi in
                                       ((1, 6), (1, 12), (1, 7), (1, 9)))
@@ -86,7 +88,7 @@ def test_packed_state_equals_running_the_sequence_alone():
     _, (h_alone, c_alone) = rnn.unroll(cell, x[1:, :2])
     torch.testing.assert_close(h[1:], h_alone)
     torch.testing.assert_close(c[1:], c_alone)
-    _, (h_padded, _) = rnn.unroll(cell, x)  # without lengths the padding steps overwrite the short row's state
+    _, (h_padded, _) = rnn.unroll(cell, x)  # without lengths, padding steps overwrite the short row's state
     assert not torch.allclose(h_padded[1:], h_alone)
 
 
@@ -190,8 +192,8 @@ def test_docstring_examples_hold():
 
 
 def test_length_mask_marks_the_real_steps():
-    assert rnn.length_mask(torch.tensor([2, 0, 3]), 3).tolist() == [[True, True, False], [False, False, False],
-                                                                     [True, True, True]]
+    mask = rnn.length_mask(torch.tensor([2, 0, 3]), 3)
+    assert mask.tolist() == [[True, True, False], [False, False, False], [True, True, True]]
 
 
 def test_reverse_within_length_keeps_padding_in_place_and_undoes_itself():
@@ -210,7 +212,7 @@ def test_reverse_within_length_runs_a_backward_lstm_like_a_packed_one():
     lengths = torch.tensor([5, 2, 4])
     x = torch.randn(3, 5, 3)
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    expected = pad_packed_sequence(reference(packed)[0], batch_first=True)[0][..., 4:]  # (B, T, H) backward half
+    expected = pad_packed_sequence(reference(packed)[0], batch_first=True)[0][..., 4:]  # backward half
     ours = rnn.reverse_within_length(backward(rnn.reverse_within_length(x, lengths))[0], lengths)
     torch.testing.assert_close(ours * rnn.length_mask(lengths, 5)[..., None], expected)
 
