@@ -6,7 +6,8 @@
 It uses the Hugging Face `Trainer`, which wraps the model in DistributedDataParallel when `torchrun` starts it:
 each process trains on its share of every batch (gloo on CPU, nccl on GPU) and the gradients are averaged.
 `--batch-size` is per process, so N processes take N times larger steps; the summary line says so.
-Rank 0 writes the result as a `SentimentPredictor` folder (see helpers.sentiment) and prints one JSON line.
+The model is chapter 06's `finetune.SentimentClassifier`, tokenized and truncated exactly as `finetune` does;
+rank 0 writes it as a `SentimentPredictor` folder (see helpers.sentiment) and prints one JSON line.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import time
 import numpy as np
 import torch
 from datasets import Dataset
+from torch import nn
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 from transformers.utils import logging as hf_logging
 
-from helpers import config, data, models
+from helpers import config, data, finetune
 from helpers.sentiment import SentimentPredictor
 
 
@@ -42,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16, help="reviews per step on each process")
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--warmup", type=float, default=0.1, help="share of the steps spent warming up")
+    parser.add_argument("--dropout", type=float, default=0.1, help="dropout before the classification head")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--logging-steps", type=int, default=50)
     args = parser.parse_args(argv)
@@ -52,9 +55,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def tokenized(predictor: SentimentPredictor, ds: Dataset) -> Dataset:
-    """Head+tail token ids (exactly as the predictor will see texts later) and labels."""
-    return Dataset.from_dict({"input_ids": predictor.encode(ds["text"]), "labels": list(ds["label"])})
+class WithLoss(nn.Module):
+    """The classifier as the Trainer wants it: labels in, {"loss", "logits"} out (a plain mean cross-entropy)."""
+
+    def __init__(self, classifier: finetune.SentimentClassifier):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> dict:
+        logits = self.classifier(input_ids, attention_mask)  # (B, classes)
+        return {"loss": nn.functional.cross_entropy(logits, labels), "logits": logits}
+
+
+def tokenized(classifier: finetune.FineTuned, ds: Dataset) -> Dataset:
+    """Token ids exactly as the predictor will make them later (head+tail, [CLS], [SEP]) and labels."""
+    return Dataset.from_dict({"input_ids": classifier.inputs(list(ds["text"])), "labels": list(ds["label"])})
 
 
 def training_arguments(args: argparse.Namespace, epochs: float, output_dir: str) -> TrainingArguments:
@@ -69,8 +84,9 @@ def training_arguments(args: argparse.Namespace, epochs: float, output_dir: str)
         use_cpu=not cuda,
         ddp_backend=("nccl" if cuda else "gloo") if distributed else None, ddp_find_unused_parameters=False, bf16=cuda and torch.cuda.is_bf16_supported(),
         # The Trainer's default (True) multiplies the loss by the number of processes, to undo a division by the
-        # tokens of all processes that only token-level losses make. A classifier's loss is a plain mean per
-        # process, so the default doubled the loss and gradients on 2 processes; False matches one process.
+        # tokens of all processes that token-level losses make. A classifier's loss is a plain mean per process:
+        # with a model whose forward takes **kwargs (BertForSequenceClassification) the default doubled the loss
+        # and gradients on 2 processes (1.386 instead of 0.693). False matches one process whatever the model.
         average_tokens_across_devices=False,
     )
 
@@ -90,12 +106,19 @@ def main(argv: list[str] | None = None) -> dict:
     dsd = data.load_imdb(args.imdb, seed=args.seed)  # test stays untouched: selection is on validation
     train, val = data.train_val_split(dsd["train"], 0.1, seed=args.seed)
     train, val = data.subsample(train, n_train, args.seed), data.subsample(val, args.n_val, args.seed)
-    tokenizer, model = models.load_pretrained(args.model or profile.model_name, num_labels=2, verbose=rank == 0)
-    predictor = SentimentPredictor(model, tokenizer, max_len=max_len, head=max_len // 4)
+    model_name = args.model or profile.model_name
+    settings = finetune.FinetuneConfig(lr=args.lr, epochs=max(1, round(epochs)), batch_size=args.batch_size,
+                                       max_len=max_len, warmup=args.warmup, dropout=args.dropout, seed=args.seed)
+    tokenizer, model = finetune.build_classifier(model_name, settings, verbose=rank == 0)
+    classifier = finetune.FineTuned(model, tokenizer, settings, finetune.History(), 0.0, model_name)
+    # The head reads the last hidden states, not BERT's pooler; DDP refuses trainable parameters that get no
+    # gradient, so the pooler is frozen (it stays in the checkpoint, unchanged).
+    if getattr(model.encoder, "pooler", None) is not None:
+        model.encoder.pooler.requires_grad_(False)
     hf_logging.set_verbosity_error()  # the Trainer's start-up notes; the summary line below says what ran
     with tempfile.TemporaryDirectory() as scratch:
-        trainer = Trainer(model=model, args=training_arguments(args, epochs, scratch),
-                          train_dataset=tokenized(predictor, train), eval_dataset=tokenized(predictor, val),
+        trainer = Trainer(model=WithLoss(model), args=training_arguments(args, epochs, scratch),
+                          train_dataset=tokenized(classifier, train), eval_dataset=tokenized(classifier, val),
                           data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
         start = time.perf_counter()
         trainer.train()
@@ -109,8 +132,9 @@ def main(argv: list[str] | None = None) -> dict:
                "val_loss": scores["eval_loss"],
                "losses": [{"step": r["step"], "loss": r["loss"], "grad_norm": r.get("grad_norm")} for r in losses]}
     if rank == 0:
-        predictor.model = trainer.accelerator.unwrap_model(trainer.model).cpu()
-        predictor.save(args.out)
+        classifier.model = trainer.accelerator.unwrap_model(trainer.model).classifier.eval()
+        classifier.train_seconds = seconds
+        SentimentPredictor(classifier).save(args.out)
         print(json.dumps(summary), flush=True)
     return summary
 

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import sentiment
 from helpers.sentiment import Prediction, SentimentPredictor
-from tiny import tiny_classifier
+from tiny import tiny_finetuned
 
 ROOT = Path(__file__).resolve().parents[1]
 REVIEWS = ["A joy from start to finish.", "Two hours I will never get back.", "not bad at all",
@@ -19,18 +18,17 @@ REVIEWS = ["A joy from start to finish.", "Two hours I will never get back.", "n
 
 @pytest.fixture
 def predictor():
-    tokenizer, model = tiny_classifier()
-    return SentimentPredictor(model, tokenizer, max_len=32, head=8)
+    return SentimentPredictor(tiny_finetuned(max_len=32))
 
 
 @pytest.mark.parametrize("texts, error, message", [
-    ("one review", TypeError, "wrap one review in a list"),
-    ([], ValueError, "empty"),
-    (["fine", 3], TypeError, "Text 1 is a int"),
+    ("one review", TypeError, "wrap it in a list"),
+    ([], ValueError, "at least one text"),
+    (["fine", 3], TypeError, "must be a string, got int"),
     (["fine", "  \n"], ValueError, "Text 1 is empty or only whitespace"),
     ([""], ValueError, "Text 0 is empty"),
     (None, TypeError, "list of texts"),
-    (b"bytes", TypeError, "not a single string"),
+    (b"bytes", TypeError, "not a single bytes object"),
 ])
 def test_bad_input_gets_a_clear_error(predictor, texts, error, message):
     with pytest.raises(error, match=message):
@@ -49,16 +47,11 @@ def test_predict_gives_a_label_and_its_probability(predictor):
 
 def test_head_tail_keeps_the_start_and_the_end_of_a_long_review(predictor):
     long = "opening words " + "middle " * 3_000 + "closing verdict"
-    (ids,) = predictor.encode([long])
-    tokens = predictor.tokenizer.convert_ids_to_tokens(ids)
+    (ids,) = predictor.classifier.inputs([long])
+    tokens = predictor.classifier.tokenizer.convert_ids_to_tokens(ids)
     assert len(ids) == predictor.max_len  # not the tokenizer's own 128 or 512 limit
     assert tokens[:3] == ["[CLS]", "opening", "words"] and tokens[-3:] == ["closing", "verdict", "[SEP]"]
     assert len(predictor.predict([long])) == 1
-
-
-def test_head_tail_ids_refuses_a_head_longer_than_the_budget():
-    with pytest.raises(ValueError, match="head must be between 0 and the budget"):
-        sentiment.head_tail_ids([1, 2, 3], budget=2, head=3)
 
 
 def test_batching_does_not_change_a_prediction(predictor):
@@ -90,10 +83,15 @@ def test_save_and_load_round_trip_with_safetensors(predictor, tmp_path):
     expected = predictor.predict_proba(REVIEWS)
     folder = predictor.save(tmp_path / "model")
     assert (folder / "model.safetensors").is_file() and not list(folder.glob("*.bin"))
-    loaded = SentimentPredictor.load(folder, device="cpu")
-    assert (loaded.max_len, loaded.head, loaded.temperature) == (32, 8, 1.7)
+    loaded = SentimentPredictor.load(folder)
+    assert (loaded.max_len, loaded.classifier.config.truncation, loaded.temperature) == (32, "head+tail", 1.7)
     np.testing.assert_allclose(loaded.predict_proba(REVIEWS), expected, atol=1e-6)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"], "no staging folder left behind"
+
+
+def test_temperature_must_be_positive(predictor):
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        SentimentPredictor(predictor.classifier, temperature=0.0)
 
 
 def test_load_says_what_is_missing(tmp_path):
@@ -108,9 +106,9 @@ import torch
 from helpers.sentiment import SentimentPredictor
 
 directory, stage = sys.argv[1], sys.argv[2]
-predictor = SentimentPredictor.load(directory, device="cpu")
+predictor = SentimentPredictor.load(directory)
 with torch.no_grad():
-    for weight in predictor.model.parameters():
+    for weight in predictor.classifier.model.parameters():
         weight.add_(1.0)  # a visibly different model
 
 
@@ -120,8 +118,8 @@ def pause():
 
 
 if stage == "writing":  # the new weights and tokenizer are written, the settings not yet
-    save_tokenizer = predictor.tokenizer.save_pretrained
-    predictor.tokenizer.save_pretrained = lambda *args, **kwargs: (save_tokenizer(*args, **kwargs), pause())
+    save_tokenizer = predictor.classifier.tokenizer.save_pretrained
+    predictor.classifier.tokenizer.save_pretrained = lambda *args, **kwargs: (save_tokenizer(*args, **kwargs), pause())
 else:  # "swapping": the old predictor has been moved aside, the new one is not in place yet
     replace = os.replace
     def replace_then_pause(source, target):
@@ -149,7 +147,7 @@ def test_a_save_killed_midway_leaves_the_old_predictor_intact(predictor, tmp_pat
     assert saver.returncode == -signal.SIGKILL
     if stage == "swapping":
         assert not folder.exists(), "killed between the two renames, as intended"
-    loaded = SentimentPredictor.load(folder, device="cpu")  # puts the previous predictor back
+    loaded = SentimentPredictor.load(folder)  # puts the previous predictor back
     np.testing.assert_allclose(loaded.predict_proba(REVIEWS), expected, atol=1e-6)
     loaded.temperature = 2.0
     loaded.save(folder)  # the next save clears what the killed one left

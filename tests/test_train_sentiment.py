@@ -11,13 +11,13 @@ import pytest
 
 from helpers import train_sentiment
 from helpers.sentiment import SentimentPredictor
-from tiny import tiny_classifier
+from tiny import tiny_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 # Four reviews, two epochs, a global batch of four: every step sees all four reviews on one process or two,
 # so the logged loss and gradient norm must be the same whatever the number of processes.
 SMOKE = ["--profile", "smoke", "--n-train", "4", "--n-val", "4", "--epochs", "2", "--logging-steps", "1",
-         "--max-len", "32", "--warmup", "0", "--lr", "1e-3"]
+         "--max-len", "32", "--warmup", "0", "--lr", "1e-3", "--dropout", "0"]
 
 
 def _train(tmp_path: Path, model: Path, processes: int) -> dict:
@@ -35,7 +35,7 @@ def _train(tmp_path: Path, model: Path, processes: int) -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("train")
-    tokenizer, model = tiny_classifier()
+    tokenizer, model = tiny_encoder()
     model.save_pretrained(tmp_path / "tiny")
     tokenizer.save_pretrained(tmp_path / "tiny")
     return {n: _train(tmp_path, tmp_path / "tiny", n) for n in (1, 2)}
@@ -48,9 +48,10 @@ def test_two_processes_train_with_gloo_on_half_batches(runs):
 
 
 def test_the_loss_under_ddp_matches_one_process(runs):
-    # The Trainer's default average_tokens_across_devices=True logged 1.386 here, twice ln 2.
+    # With BertForSequenceClassification the Trainer's default average_tokens_across_devices=True logged 1.386
+    # on two processes, twice ln 2; the entry point must log what one process logs.
     one, two = runs[1]["losses"], runs[2]["losses"]
-    assert one[0]["loss"] == pytest.approx(np.log(2), abs=0.01)
+    assert one[0]["loss"] == pytest.approx(np.log(2), abs=0.15)  # an untrained binary classifier
     for a, b in zip(one, two):
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
         assert b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-3)
@@ -59,8 +60,8 @@ def test_the_loss_under_ddp_matches_one_process(runs):
 
 def test_both_runs_save_the_same_predictor(runs):
     texts = ["A joy from start to finish.", "Two hours I will never get back."]
-    one = SentimentPredictor.load(runs[1]["out"], device="cpu")
-    two = SentimentPredictor.load(runs[2]["out"], device="cpu")
+    one = SentimentPredictor.load(runs[1]["out"])
+    two = SentimentPredictor.load(runs[2]["out"])
     assert one.max_len == two.max_len == 32
     np.testing.assert_allclose(one.predict_proba(texts), two.predict_proba(texts), atol=1e-5)
 

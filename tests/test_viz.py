@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers import viz
-from tiny import tiny_classifier
+from tiny import tiny_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 JS = ROOT / "helpers" / "resources" / "js"
@@ -20,8 +20,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 
 @pytest.fixture(scope="module")
 def attention():
-    tokenizer, model = tiny_classifier()
-    return viz.attentions(model, tokenizer, TEXT)
+    tokenizer, encoder = tiny_encoder()
+    return viz.attentions(encoder, tokenizer, TEXT)
 
 
 def test_vendored_libraries_are_the_packages_own_with_their_licences():
@@ -36,9 +36,9 @@ def test_vendored_libraries_are_the_packages_own_with_their_licences():
 
 
 def test_attentions_need_eager_attention():
-    tokenizer, model = tiny_classifier(attn_implementation="sdpa")
+    tokenizer, encoder = tiny_encoder(attn_implementation="sdpa")
     with pytest.raises(ValueError, match="attn_implementation='eager'"):
-        viz.attentions(model, tokenizer, TEXT)
+        viz.attentions(encoder, tokenizer, TEXT)
 
 
 def test_attentions_have_one_row_per_token_that_sums_to_one(attention):
