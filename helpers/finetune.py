@@ -45,6 +45,7 @@ from helpers.classifiers import Batches
 TRUNCATIONS = ("head", "tail", "head+tail")
 POOLINGS = ("cls", "mean")
 SCHEDULES = ("linear", "cosine", "constant_with_warmup")
+PRECISIONS = ("fp32", "bf16", "fp16")
 CACHE_VARIABLE = "COURSE_CACHE"
 
 
@@ -215,9 +216,13 @@ class FinetuneConfig:
     dropout: float = 0.1  # before the head
     seed: int = 0  # head initialization, batch order, dropout
     eval_batch_size: int = 64
+    # 08: the switches of the ablation table (each off by default)
+    precision: str = "fp32"  # "bf16" (CPU or GPU) or "fp16" (GPU, with loss scaling): the forward pass in autocast
 
     def __post_init__(self):
         problems = []
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.truncation not in TRUNCATIONS:
             problems.append(f"truncation must be one of {TRUNCATIONS}, got {self.truncation!r}")
         if self.pooling not in POOLINGS:
@@ -272,6 +277,20 @@ def parameter_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
     return [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def mixed_precision(precision: str, device: torch.device):
+    """(autocast context factory, gradient scaler) for a precision; fp32 gets no-ops.
+
+    bf16 has fp32's range, so it needs no loss scaling; fp16 underflows small gradients to zero without it,
+    which is why PyTorch's GradScaler multiplies the loss before backward and divides the gradients after.
+    """
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("fp16 training needs a CUDA GPU; on a CPU use precision='bf16' or 'fp32'.")
+    enabled = precision != "fp32"
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    autocast = lambda: torch.autocast(device.type, dtype=dtype, enabled=enabled)  # noqa: E731
+    return autocast, torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+
 def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], val_batches: Iterable[training.Batch],
         config: FinetuneConfig, device: torch.device | None = None, progress: bool = True) -> History:
     """Fine-tune `model` with AdamW, warmup then decay, clipping; validate after each epoch, keep the best.
@@ -288,6 +307,7 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
     scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=round(config.warmup * total),
                               num_training_steps=total)
     trainable = [p for p in model.parameters() if p.requires_grad]
+    autocast, scaler = mixed_precision(config.precision, device)
     history, best_accuracy, best_state = History(), -1.0, None
     bar = tqdm(total=total, desc="fine-tuning", unit="step", leave=True, disable=not progress)
     for epoch in range(1, config.epochs + 1):
@@ -297,14 +317,17 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
         start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
         for inputs, labels in train_batches:
             labels = labels.to(device)
-            logits = model(**training.to_device(inputs, device))  # (B, num_labels)
-            loss = nn.functional.cross_entropy(logits, labels)
+            with autocast():
+                logits = model(**training.to_device(inputs, device))  # (B, num_labels)
+            loss = nn.functional.cross_entropy(logits.float(), labels)
             optimizer.zero_grad()
-            loss.backward()
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
             if config.clip_norm is not None:
                 nn.utils.clip_grad_norm_(trainable, config.clip_norm)
             lr = scheduler.get_last_lr()[0]  # the rate this step uses
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             loss_sum += loss.item() * len(labels)
             correct += (logits.argmax(-1) == labels).sum().item()

@@ -1,0 +1,41 @@
+"""Chapter 08's switches in chapter 06's loop: mixed precision, accumulation, early stopping, LLRD, FGM."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from helpers import finetune
+from tiny import tiny_finetuned
+
+TEXTS = ["a great film", "an awful plot", "superb acting", "boring and dreadful", "wonderful music",
+         "awful ending", "a superb story", "a boring film"] * 2
+LABELS = [1, 0, 1, 0, 1, 0, 1, 0] * 2
+BASE = finetune.FinetuneConfig(lr=1e-3, epochs=1, batch_size=16, max_len=16, warmup=0.0, dropout=0.0)
+
+
+def _run(config: finetune.FinetuneConfig, batch_size: int | None = None, seed: int = 0):
+    """Fine-tune the tiny classifier on the 16 texts with `config`; the model and its history."""
+    classifier = tiny_finetuned(max_len=config.max_len, seed=seed)
+    classifier.config = dataclasses.replace(config, eval_batch_size=batch_size or config.batch_size)
+    batches = classifier.batches(TEXTS, LABELS)  # fixed order: runs differ only by their switches
+    history = finetune.fit(classifier.model, batches, batches, config, device=torch.device("cpu"), progress=False)
+    return classifier.model, history
+
+
+def test_bf16_runs_the_forward_pass_in_bfloat16():
+    classifier = tiny_finetuned()
+    model, dtypes = classifier.model, []
+    model.head.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    batches = classifier.batches(TEXTS, LABELS)
+    history = finetune.fit(model, batches, batches, dataclasses.replace(BASE, precision="bf16"),
+                           device=torch.device("cpu"), progress=False)
+    assert torch.bfloat16 in dtypes and all(torch.isfinite(torch.tensor(r["loss"])) for r in history.steps)
+    assert all(p.dtype == torch.float32 for p in model.parameters()), "the weights stay in fp32"
+
+
+def test_fp16_on_a_cpu_says_what_to_use_instead():
+    with pytest.raises(ValueError, match="precision='bf16'"):
+        finetune.mixed_precision("fp16", torch.device("cpu"))
+    with pytest.raises(ValueError, match="precision must be one of"):
+        finetune.FinetuneConfig(precision="fp8")
