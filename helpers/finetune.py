@@ -218,6 +218,7 @@ class FinetuneConfig:
     eval_batch_size: int = 64
     # 08: the switches of the ablation table (each off by default)
     precision: str = "fp32"  # "bf16" (CPU or GPU) or "fp16" (GPU, with loss scaling): the forward pass in autocast
+    accumulation: int = 1  # batches whose gradients add up before one optimizer step: batches this many times larger
 
     def __post_init__(self):
         problems = []
@@ -229,7 +230,7 @@ class FinetuneConfig:
             problems.append(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if self.schedule not in SCHEDULES:
             problems.append(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        for name in ("lr", "epochs", "batch_size", "eval_batch_size"):
+        for name in ("lr", "epochs", "batch_size", "eval_batch_size", "accumulation"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_len < 3:
@@ -303,7 +304,8 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
     model.to(device)
     set_trainable(model, config.freeze_encoder)
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.lr)
-    total = config.epochs * len(train_batches)
+    steps_per_epoch = -(-len(train_batches) // config.accumulation)
+    total = config.epochs * steps_per_epoch
     scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=round(config.warmup * total),
                               num_training_steps=total)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -315,13 +317,19 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
         if config.freeze_encoder:
             model.encoder.eval()  # fixed features: no dropout noise inside a frozen encoder
         start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
-        for inputs, labels in train_batches:
+        optimizer.zero_grad()
+        for i, (inputs, labels) in enumerate(train_batches, start=1):
             labels = labels.to(device)
             with autocast():
                 logits = model(**training.to_device(inputs, device))  # (B, num_labels)
             loss = nn.functional.cross_entropy(logits.float(), labels)
-            optimizer.zero_grad()
-            scaler.scale(loss).backward()
+            # Each batch adds 1/accumulation of its mean-loss gradient: k batches make one step on their mean.
+            scaler.scale(loss / config.accumulation).backward()
+            loss_sum += loss.item() * len(labels)
+            correct += (logits.argmax(-1) == labels).sum().item()
+            count += len(labels)
+            if i % config.accumulation and i < len(train_batches):
+                continue  # keep adding gradients; the epoch's last batches step even if fewer than k
             scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
             if config.clip_norm is not None:
                 nn.utils.clip_grad_norm_(trainable, config.clip_norm)
@@ -329,9 +337,7 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            loss_sum += loss.item() * len(labels)
-            correct += (logits.argmax(-1) == labels).sum().item()
-            count += len(labels)
+            optimizer.zero_grad()
             history.steps.append({"step": len(history.steps) + 1, "loss": loss.item(), "lr": lr})
             bar.update()
             bar.set_postfix(epoch=epoch, loss=f"{loss_sum / count:.3f}", lr=f"{lr:.1e}")

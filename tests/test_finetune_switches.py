@@ -39,3 +39,13 @@ def test_fp16_on_a_cpu_says_what_to_use_instead():
         finetune.mixed_precision("fp16", torch.device("cpu"))
     with pytest.raises(ValueError, match="precision must be one of"):
         finetune.FinetuneConfig(precision="fp8")
+
+
+def test_two_accumulated_half_batches_make_the_step_of_one_full_batch():
+    full, full_history = _run(BASE)
+    accumulated, history = _run(dataclasses.replace(BASE, batch_size=8, accumulation=2))
+    assert len(full_history.steps) == len(history.steps) == 1
+    for (name, a), b in zip(full.named_parameters(), accumulated.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=name)
+    halves, _ = _run(dataclasses.replace(BASE, batch_size=8))  # without accumulation: two smaller steps
+    assert not torch.allclose(halves.head.weight, full.head.weight, atol=1e-6)
