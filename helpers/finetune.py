@@ -219,6 +219,7 @@ class FinetuneConfig:
     # 08: the switches of the ablation table (each off by default)
     precision: str = "fp32"  # "bf16" (CPU or GPU) or "fp16" (GPU, with loss scaling): the forward pass in autocast
     accumulation: int = 1  # batches whose gradients add up before one optimizer step: batches this many times larger
+    patience: int | None = None  # early stopping: stop after this many epochs without a better validation accuracy
 
     def __post_init__(self):
         problems = []
@@ -237,6 +238,8 @@ class FinetuneConfig:
             problems.append(f"max_len must be at least 3 ([CLS], a token, [SEP]), got {self.max_len}")
         if not 0 <= self.warmup < 1:
             problems.append(f"warmup is a fraction of the steps, 0 <= warmup < 1, got {self.warmup}")
+        if self.patience is not None and self.patience < 1:
+            problems.append(f"patience is a number of epochs, at least 1 (or None), got {self.patience}")
         if self.clip_norm is not None and not self.clip_norm > 0:
             problems.append(f"clip_norm must be positive or None, got {self.clip_norm}")
         if problems:
@@ -310,7 +313,7 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
                               num_training_steps=total)
     trainable = [p for p in model.parameters() if p.requires_grad]
     autocast, scaler = mixed_precision(config.precision, device)
-    history, best_accuracy, best_state = History(), -1.0, None
+    history, best_accuracy, best_state, since_best = History(), -1.0, None, 0
     bar = tqdm(total=total, desc="fine-tuning", unit="step", leave=True, disable=not progress)
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -347,10 +350,14 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
                                "seconds": time.perf_counter() - start})
         bar.set_postfix(epoch=epoch, loss=f"{loss_sum / count:.3f}", val_acc=f"{val['accuracy']:.3f}")
         if val["accuracy"] > best_accuracy:
-            best_accuracy = val["accuracy"]
+            best_accuracy, since_best = val["accuracy"], 0
             # The last epoch's weights are already in place; an earlier best is copied aside.
             best_state = None if epoch == config.epochs else {k: v.detach().clone()
                                                               for k, v in model.state_dict().items()}
+        else:
+            since_best += 1
+            if config.patience is not None and since_best >= config.patience:
+                break  # early stopping: validation stopped improving; the best epoch's weights come back below
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)

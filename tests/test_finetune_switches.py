@@ -49,3 +49,13 @@ def test_two_accumulated_half_batches_make_the_step_of_one_full_batch():
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=name)
     halves, _ = _run(dataclasses.replace(BASE, batch_size=8))  # without accumulation: two smaller steps
     assert not torch.allclose(halves.head.weight, full.head.weight, atol=1e-6)
+
+
+def test_early_stopping_ends_the_run_once_validation_stops_improving():
+    frozen = dataclasses.replace(BASE, lr=1e-12, epochs=5)  # nothing moves: validation never improves
+    _, history = _run(dataclasses.replace(frozen, patience=2))
+    assert [row["epoch"] for row in history.epochs] == [1, 2, 3]
+    _, history = _run(frozen)
+    assert len(history.epochs) == 5, "without patience every epoch runs"
+    with pytest.raises(ValueError, match="patience"):
+        finetune.FinetuneConfig(patience=0)
