@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -220,6 +221,7 @@ class FinetuneConfig:
     precision: str = "fp32"  # "bf16" (CPU or GPU) or "fp16" (GPU, with loss scaling): the forward pass in autocast
     accumulation: int = 1  # batches whose gradients add up before one optimizer step: batches this many times larger
     patience: int | None = None  # early stopping: stop after this many epochs without a better validation accuracy
+    layer_decay: float | None = None  # layer-wise LR decay: each layer learns at this factor of the one above it
 
     def __post_init__(self):
         problems = []
@@ -238,6 +240,8 @@ class FinetuneConfig:
             problems.append(f"max_len must be at least 3 ([CLS], a token, [SEP]), got {self.max_len}")
         if not 0 <= self.warmup < 1:
             problems.append(f"warmup is a fraction of the steps, 0 <= warmup < 1, got {self.warmup}")
+        if self.layer_decay is not None and not 0 < self.layer_decay <= 1:
+            problems.append(f"layer_decay is a factor, 0 < layer_decay <= 1 (or None), got {self.layer_decay}")
         if self.patience is not None and self.patience < 1:
             problems.append(f"patience is a number of epochs, at least 1 (or None), got {self.patience}")
         if self.clip_norm is not None and not self.clip_norm > 0:
@@ -269,16 +273,38 @@ def set_trainable(model: SentimentClassifier, freeze_encoder: bool) -> None:
         p.requires_grad_(not freeze_encoder)
 
 
+def layer_depth(name: str, n_layers: int) -> int:
+    """How many layers below the head a parameter sits: 0 for the head (and pooler), n_layers + 1 for embeddings.
+
+    >>> [layer_depth(n, 6) for n in ("head.weight", "encoder.encoder.layer.5.output.dense.weight",
+    ...                                "encoder.encoder.layer.0.attention.self.query.bias",
+    ...                                "encoder.embeddings.word_embeddings.weight")]
+    [0, 1, 6, 7]
+    """
+    if "embeddings" in name:
+        return n_layers + 1
+    match = re.search(r"\.layer\.(\d+)\.", name)
+    return n_layers - int(match.group(1)) if match else 0
+
+
 def parameter_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
     """AdamW groups: weight decay on weight matrices; none on biases and LayerNorm (BERT's recipe).
 
-    Only trainable parameters are listed, so a frozen encoder costs the optimizer nothing.
+    With `layer_decay`, parameters `d` layers below the head learn at lr * layer_decay ** d (Howard and Ruder's
+    discriminative fine-tuning; ELECTRA's layer-wise decay): the general features low in the encoder move least.
+    Only trainable parameters are listed, so a frozen encoder costs the optimizer nothing. The head's group
+    comes first, so the first group's rate is the schedule's peak rate.
     """
-    decay, no_decay = [], []
+    n_layers = getattr(getattr(model, "encoder", None), "config", None)
+    n_layers = getattr(n_layers, "num_hidden_layers", 0)
+    groups: dict[tuple[int, bool], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (no_decay if p.ndim < 2 else decay).append(p)
-    return [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            depth = layer_depth(name, n_layers) if config.layer_decay is not None else 0
+            groups.setdefault((depth, p.ndim >= 2), []).append(p)
+    decay = config.layer_decay or 1.0
+    return [{"params": params, "weight_decay": config.weight_decay if decays else 0.0, "lr": config.lr * decay ** depth}
+            for (depth, decays), params in sorted(groups.items(), key=lambda item: (item[0][0], not item[0][1]))]
 
 
 def mixed_precision(precision: str, device: torch.device):

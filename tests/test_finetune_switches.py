@@ -59,3 +59,17 @@ def test_early_stopping_ends_the_run_once_validation_stops_improving():
     assert len(history.epochs) == 5, "without patience every epoch runs"
     with pytest.raises(ValueError, match="patience"):
         finetune.FinetuneConfig(patience=0)
+
+
+def test_layer_wise_decay_gives_lower_layers_smaller_rates():
+    model = tiny_finetuned().model  # 2 layers: head 0, layer 1 -> depth 1, layer 0 -> depth 2, embeddings 3
+    config = dataclasses.replace(BASE, layer_decay=0.5)
+    rate = {id(p): g["lr"] for g in finetune.parameter_groups(model, config) for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert rate[id(named["head.weight"])] == config.lr
+    assert rate[id(named["encoder.encoder.layer.1.output.dense.weight"])] == config.lr * 0.5
+    assert rate[id(named["encoder.encoder.layer.0.output.dense.weight"])] == config.lr * 0.25
+    assert rate[id(named["encoder.embeddings.word_embeddings.weight"])] == config.lr * 0.125
+    assert len(rate) == sum(p.requires_grad for p in model.parameters()), "every parameter once"
+    plain = finetune.parameter_groups(model, BASE)
+    assert {g["lr"] for g in plain} == {BASE.lr} and len(plain) == 2, "off by default: chapter 06's two groups"
