@@ -73,3 +73,29 @@ def test_layer_wise_decay_gives_lower_layers_smaller_rates():
     assert len(rate) == sum(p.requires_grad for p in model.parameters()), "every parameter once"
     plain = finetune.parameter_groups(model, BASE)
     assert {g["lr"] for g in plain} == {BASE.lr} and len(plain) == 2, "off by default: chapter 06's two groups"
+
+
+def test_fgm_trains_on_a_perturbed_copy_and_puts_the_embeddings_back():
+    classifier = tiny_finetuned()
+    model = classifier.model
+    calls = []
+    model.head.register_forward_hook(lambda module, args, out: calls.append(1))
+    embeddings = model.encoder.get_input_embeddings().weight
+    before = embeddings.detach().clone()
+    batches = classifier.batches(TEXTS, LABELS)
+    config = dataclasses.replace(BASE, lr=1e-12, adversarial=1.0, epochs=1)  # a huge push, a negligible step
+    finetune.fit(model, batches, batches, config, device=torch.device("cpu"), progress=False)
+    assert len(calls) == 2 * len(batches) + len(batches), "clean and perturbed forward passes, then validation"
+    torch.testing.assert_close(embeddings.detach(), before, atol=1e-6, rtol=0)
+
+
+def test_fgm_moves_the_used_rows_by_epsilon():
+    model = tiny_finetuned().model
+    weight = model.encoder.get_input_embeddings().weight
+    weight.grad = torch.zeros_like(weight)
+    weight.grad[[5, 7]] = torch.tensor(3.0)
+    before = weight.detach().clone()
+    with finetune.fgm_perturbation(model, 0.5):
+        moved = (weight.detach() - before).norm(dim=-1)
+    assert moved[[5, 7]].pow(2).sum().sqrt().item() == pytest.approx(0.5) and moved.sum() == moved[[5, 7]].sum()
+    torch.testing.assert_close(weight.detach(), before)
