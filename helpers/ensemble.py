@@ -16,15 +16,22 @@ from datasets import Dataset
 
 from helpers import baselines, bench, data, finetune
 from helpers.config import Profile
+from helpers.tokenization import clean_text
 
 WEIGHTS = tuple(np.round(np.linspace(0, 1, 21), 2))  # 0.0, 0.05, ..., 1.0
 
 
+def clean(ds: Dataset) -> Dataset:
+    """Reviews with HTML removed, entities unescaped and spaces squeezed (case kept): what the predictor reads."""
+    return ds.map(lambda row: {"text": clean_text(row["text"], lowercase=False)})
+
+
 def pipeline_splits(train: Dataset, val: Dataset, test: Dataset, profile: Profile,
                     seed: int = 0) -> tuple[Dataset, Dataset, Dataset]:
-    """The transformer's training reviews and the fixed, seeded validation and test reviews everything is scored on."""
-    return (data.subsample(train, profile.pipeline_n_train, seed), data.subsample(val, profile.pipeline_n_eval, seed),
-            data.subsample(test, profile.pipeline_n_eval, seed))
+    """Cleaned reviews: the transformer's training set and the fixed, seeded validation and test sets."""
+    return (clean(data.subsample(train, profile.pipeline_n_train, seed)),
+            clean(data.subsample(val, profile.pipeline_n_eval, seed)),
+            clean(data.subsample(test, profile.pipeline_n_eval, seed)))
 
 
 def pipeline_config(profile: Profile) -> finetune.FinetuneConfig:

@@ -6,7 +6,7 @@
 
 It wraps chapter 06's `finetune.FineTuned` (encoder, pooled head, tokenizer and the truncation it was trained
 with: head+tail by default, so a review longer than the model's window keeps its opening and its verdict) and adds
-what an application needs: strict input checks, batches of similar length with a progress bar, a calibration
+what an application needs: strict input checks, the same cleaning as in training (HTML out), batches of similar length with a progress bar, a calibration
 temperature, and a save that replaces the folder atomically (safetensors weights, JSON settings).
 """
 
@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from helpers import finetune, training
+from helpers.tokenization import clean_text
 
 LABELS = ("negative", "positive")  # index = class id: IMDB's 0 and 1
 SETTINGS_FILE = "predictor.json"
@@ -73,7 +74,7 @@ class SentimentPredictor:
     @torch.no_grad()
     def logits(self, texts: Iterable[str], batch_size: int | None = None, progress: bool | None = None) -> torch.Tensor:
         """Raw class scores (N, classes), in batches of similar length; a progress bar when there are several."""
-        texts = check_texts(texts)
+        texts = [clean_text(t, lowercase=False) for t in check_texts(texts)]  # as in training: no HTML
         batch_size = batch_size or self.batch_size
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive number of texts, got {batch_size}.")
