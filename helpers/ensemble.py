@@ -35,9 +35,13 @@ def pipeline_splits(train: Dataset, val: Dataset, test: Dataset, profile: Profil
 
 
 def pipeline_config(profile: Profile) -> finetune.FinetuneConfig:
-    """The fine-tuning settings of the pipeline's transformer: chapter 06's defaults at the profile's sizes."""
-    return finetune.FinetuneConfig(lr=5e-5, epochs=profile.finetune_epochs, batch_size=16,
-                                   max_len=profile.pipeline_max_len, truncation="head+tail")
+    """The fine-tuning settings of the pipeline's transformer at the profile's sizes.
+
+    Mean pooling, because all-MiniLM-L6-v2 was trained as a sentence encoder through the mean of its tokens
+    (its [CLS] vector was never trained to summarize); a learning rate of 1e-4, as small models like.
+    """
+    return finetune.FinetuneConfig(lr=1e-4, epochs=profile.finetune_epochs, batch_size=16,
+                                   max_len=profile.pipeline_max_len, truncation="head+tail", pooling="mean")
 
 
 def train_transformer(train: Dataset, val: Dataset, profile: Profile, progress: bool = True) -> finetune.FineTuned:
