@@ -31,7 +31,7 @@ class Profile:
     w2v_epochs: int  # skip-gram passes over the corpus
     model_name: str  # pre-trained checkpoint for the Transformer chapters
     finetune_epochs: int
-    # 03: recurrent networks (the classifiers and the language model)
+    # 03 · recurrent networks (the classifiers and the language model)
     nbow_epochs: int  # the bag of n-grams: passes over the training data
     nbow_batch_size: int
     ngram_max_len: int | None  # words of each review the bag of n-grams reads (None: all of them)
@@ -44,6 +44,12 @@ class Profile:
     lm_vocab_size: int
     lm_bptt: int  # steps per window of truncated back-propagation through time
     lm_epochs: int
+    # 08 · the sentiment pipeline
+    pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
+    pipeline_max_len: int  # its tokens per review, head+tail
+    pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
+    ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
+    ablation_max_len: int
 
 
 PROFILES: dict[str, Profile] = {
@@ -53,9 +59,12 @@ PROFILES: dict[str, Profile] = {
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        # 03
         nbow_epochs=1, nbow_batch_size=64, ngram_max_len=None, ngram_vocab_size=5_000,
         bilstm_epochs=1, sgns_epochs=1, compare_n_train=120, compare_epochs=1,
         lm_n_train=120, lm_vocab_size=1_000, lm_bptt=16, lm_epochs=1,
+        # 08
+        pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
     ),
     "cpu": Profile(
         name="cpu",
@@ -63,9 +72,12 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        # 03
         nbow_epochs=3, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=300_000,
         bilstm_epochs=4, sgns_epochs=1, compare_n_train=5_000, compare_epochs=2,
         lm_n_train=3_000, lm_vocab_size=10_000, lm_bptt=35, lm_epochs=1,
+        # 08
+        pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
     ),
     "full": Profile(
         name="full",
@@ -73,9 +85,12 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
         model_name="bert-base-uncased", finetune_epochs=3,
+        # 03
         nbow_epochs=5, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=1_000_000,
         bilstm_epochs=6, sgns_epochs=3, compare_n_train=None, compare_epochs=6,
         lm_n_train=None, lm_vocab_size=30_000, lm_bptt=70, lm_epochs=3,
+        # 08
+        pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
     ),
 }
 
