@@ -31,6 +31,12 @@ class Profile:
     w2v_epochs: int  # skip-gram passes over the corpus
     model_name: str  # pre-trained checkpoint for the Transformer chapters
     finetune_epochs: int
+    # 08 · the sentiment pipeline
+    pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
+    pipeline_max_len: int  # its tokens per review, head+tail
+    pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
+    ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
+    ablation_max_len: int
 
 
 PROFILES: dict[str, Profile] = {
@@ -40,6 +46,8 @@ PROFILES: dict[str, Profile] = {
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        # 08
+        pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
     ),
     "cpu": Profile(
         name="cpu",
@@ -47,6 +55,8 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        # 08
+        pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
     ),
     "full": Profile(
         name="full",
@@ -54,6 +64,8 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
         model_name="bert-base-uncased", finetune_epochs=3,
+        # 08
+        pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
     ),
 }
 

@@ -218,6 +218,38 @@ COURSE_QUESTIONS: dict[str, Question] = {
         "estimator can be refitted, and the validation reviews are a random tenth of the same split.",
         "00_getting_started",
     ),
+    # 08 · the sentiment pipeline
+    "08.1": Question(
+        "Temperature scaling divides a classifier's logits by one number T fitted on validation. What does it change?",
+        ("Its accuracy, because borderline reviews switch class", "How confident its probabilities are, not which "
+         "class it predicts", "Its ranking of reviews, so ROC-AUC improves", "Nothing: T is always 1 after training"),
+        "B",
+        "Dividing both logits by the same positive T keeps their order, so the predicted class (and accuracy, and "
+        "the ranking behind ROC-AUC) is unchanged; only the softmax gets sharper (T < 1) or softer (T > 1). A "
+        "fine-tuned transformer is usually overconfident, so the fitted T is above 1 and the ECE drops.",
+        "08_sentiment_pipeline",
+    ),
+    "08.2": Question(
+        "An ensemble averages a transformer's and a TF-IDF model's probabilities with weight w. Where should w be "
+        "chosen?",
+        ("On the test set, since that is the number we report", "On the training set, where both models are best",
+         "On a validation split that neither model was fitted on", "Anywhere: w = 0.5 is always best"),
+        "C",
+        "Choosing on test makes the test score an optimistic estimate (it has been tuned on); on training data "
+        "each model looks better than it is (TF-IDF nearly memorizes it), so w would favour the overfitted one. "
+        "A held-out validation split is the honest place, and the best w depends on how good each member is.",
+        "08_sentiment_pipeline",
+    ),
+    "08.3": Question(
+        "Batches of 8 with gradient accumulation over 4 batches train like which plain setting?",
+        ("Batches of 8 with a learning rate 4 times larger", "Batches of 32, one optimizer step per 4 forward passes",
+         "Batches of 2", "Batches of 32, but with 4 times as many optimizer steps"),
+        "B",
+        "Each batch adds a quarter of its mean-loss gradient, so after 4 batches the gradient is the mean over 32 "
+        "reviews and one optimizer step is taken: a batch of 32 in the memory of a batch of 8 (up to BatchNorm, "
+        "which transformers do not use). The steps are 4 times fewer, not more, and the learning rate is unchanged.",
+        "08_sentiment_pipeline",
+    ),
 }
 
 LETTERS = "ABCD"
