@@ -41,6 +41,7 @@ class Profile:
     compare_n_train: int | None  # training reviews for 03's comparison of embedding initializations
     compare_epochs: int  # BiLSTM passes in that comparison
     lm_n_train: int | None  # training reviews the language model reads
+    lm_n_val: int | None  # validation reviews its held-out perplexity is measured on
     lm_vocab_size: int
     lm_bptt: int  # steps per window of truncated back-propagation through time
     lm_epochs: int
@@ -62,7 +63,7 @@ PROFILES: dict[str, Profile] = {
         # 03
         nbow_epochs=1, nbow_batch_size=64, ngram_max_len=None, ngram_vocab_size=5_000,
         bilstm_epochs=1, sgns_epochs=1, compare_n_train=120, compare_epochs=1,
-        lm_n_train=120, lm_vocab_size=1_000, lm_bptt=16, lm_epochs=1,
+        lm_n_train=120, lm_n_val=None, lm_vocab_size=1_000, lm_bptt=16, lm_epochs=1,
         # 08
         pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
     ),
@@ -74,8 +75,8 @@ PROFILES: dict[str, Profile] = {
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         # 03
         nbow_epochs=3, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=300_000,
-        bilstm_epochs=4, sgns_epochs=1, compare_n_train=5_000, compare_epochs=2,
-        lm_n_train=3_000, lm_vocab_size=10_000, lm_bptt=35, lm_epochs=1,
+        bilstm_epochs=2, sgns_epochs=1, compare_n_train=2_500, compare_epochs=2,
+        lm_n_train=2_000, lm_n_val=500, lm_vocab_size=10_000, lm_bptt=35, lm_epochs=1,
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
     ),
@@ -88,7 +89,7 @@ PROFILES: dict[str, Profile] = {
         # 03
         nbow_epochs=5, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=1_000_000,
         bilstm_epochs=6, sgns_epochs=3, compare_n_train=None, compare_epochs=6,
-        lm_n_train=None, lm_vocab_size=30_000, lm_bptt=70, lm_epochs=3,
+        lm_n_train=None, lm_n_val=None, lm_vocab_size=30_000, lm_bptt=70, lm_epochs=3,
         # 08
         pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
     ),
