@@ -31,6 +31,9 @@ class Profile:
     w2v_epochs: int  # skip-gram passes over the corpus
     model_name: str  # pre-trained checkpoint for the Transformer chapters
     finetune_epochs: int
+    # 01 · tokenization
+    tokenizer_reviews: int | None  # training reviews the from-scratch WordPiece and Unigram trainers read
+    tokenizer_vocab_size: int  # their vocabulary size (and the reference trainers', to compare)
 
 
 PROFILES: dict[str, Profile] = {
@@ -40,6 +43,7 @@ PROFILES: dict[str, Profile] = {
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        tokenizer_reviews=100, tokenizer_vocab_size=600,
     ),
     "cpu": Profile(
         name="cpu",
@@ -47,6 +51,7 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        tokenizer_reviews=2_000, tokenizer_vocab_size=8_000,
     ),
     "full": Profile(
         name="full",
@@ -54,6 +59,7 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
         model_name="bert-base-uncased", finetune_epochs=3,
+        tokenizer_reviews=10_000, tokenizer_vocab_size=16_000,
     ),
 }
 

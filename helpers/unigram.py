@@ -9,13 +9,18 @@ vocabulary has the size asked for.
 
 from __future__ import annotations
 
+import io
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from helpers.tokenization import check_size, check_texts
+
+if TYPE_CHECKING:
+    import sentencepiece
 
 SPACE = "▁"  # SentencePiece's visible space: it starts every word, so decoding knows where spaces were
 UNK = "<unk>"
@@ -282,3 +287,25 @@ def _finalize(scores: dict[str, float], chars: Counter[str], size: int) -> dict[
             break
         final.setdefault(piece, scores[piece])
     return dict(sorted(final.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def train_sentencepiece(texts: Iterable[str], vocab_size: int) -> tuple[Unigram, sentencepiece.SentencePieceProcessor]:
+    """SentencePiece's own Unigram trainer, set up to learn from the same words as `train_unigram`: split on
+    whitespace only (not also between scripts or digits), every character kept, no normalization, <unk> the
+    only special piece. Returns its pieces and scores in our `Unigram` class, and its own processor.
+
+    Needs the `sentencepiece` package (the course's `reference` extra).
+    """
+    import sentencepiece  # the reference implementation, imported only when compared with
+
+    check_size(vocab_size, "vocab_size")
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(check_texts(texts)), model_writer=model, model_type="unigram",
+        vocab_size=vocab_size, character_coverage=1.0, normalization_rule_name="identity",
+        split_by_unicode_script=False, split_by_number=False, max_sentence_length=1 << 20,
+        bos_id=-1, eos_id=-1, unk_id=0, num_threads=1, minloglevel=2)
+    processor = sentencepiece.SentencePieceProcessor(model_proto=model.getvalue())
+    scores = {processor.id_to_piece(i): processor.get_score(i) for i in range(processor.get_piece_size())
+              if not processor.is_unknown(i)}
+    return Unigram(scores), processor

@@ -1,6 +1,5 @@
 """The Unigram tokenizer from scratch: its lattice sums against brute force, its training against SentencePiece."""
 
-import io
 import itertools
 import math
 
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 
 from helpers import data
 from helpers.tokenization import clean_text
-from helpers.unigram import SPACE, Unigram, pre_tokenize, train_unigram, viterbi
+from helpers.unigram import SPACE, Unigram, pre_tokenize, train_sentencepiece, train_unigram, viterbi
 
 
 def _every_cut(word: str) -> list[list[str]]:
@@ -87,27 +86,20 @@ def ours(corpus) -> Unigram:
 
 
 @pytest.fixture(scope="module")
-def sentencepiece(corpus) -> spm.SentencePieceProcessor:
-    """SentencePiece's Unigram trainer with the same words (split on whitespace only, every character kept)."""
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus[0]), model_writer=model, model_type="unigram", vocab_size=VOCAB_SIZE,
-        character_coverage=1.0, normalization_rule_name="identity", split_by_unicode_script=False,
-        split_by_number=False, max_sentence_length=1 << 20, bos_id=-1, eos_id=-1, unk_id=0, num_threads=1,
-        minloglevel=2)
-    return spm.SentencePieceProcessor(model_proto=model.getvalue())
+def reference(corpus) -> tuple[Unigram, spm.SentencePieceProcessor]:
+    """SentencePiece's Unigram trainer on the same words: its pieces in our class, and its own processor."""
+    return train_sentencepiece(corpus[0], VOCAB_SIZE)
 
 
 @pytest.fixture(scope="module")
-def theirs(sentencepiece) -> Unigram:
-    """SentencePiece's pieces and scores in our Unigram class."""
-    return Unigram({sentencepiece.id_to_piece(i): sentencepiece.get_score(i)
-                    for i in range(sentencepiece.get_piece_size()) if not sentencepiece.is_unknown(i)})
+def theirs(reference) -> Unigram:
+    return reference[0]
 
 
-def test_our_viterbi_cuts_like_sentencepiece_with_its_vocabulary(corpus, sentencepiece, theirs):
+def test_our_viterbi_cuts_like_sentencepiece_with_its_vocabulary(corpus, reference):
+    theirs, processor = reference
     for text in corpus[1]:
-        assert theirs.tokens(text) == sentencepiece.encode(text, out_type=str)
+        assert theirs.tokens(text) == processor.encode(text, out_type=str)
 
 
 def test_training_learns_sentencepieces_vocabulary(ours, theirs):
