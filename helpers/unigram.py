@@ -47,7 +47,7 @@ def viterbi(word: str, scores: Mapping[str, float], max_len: int = 16, unk_score
     n = len(word)
     best = [0.0] + [-math.inf] * n  # best[j]: the score of the best cut of word[:j]
     start = [0] * (n + 1)  # start[j]: where its last piece starts
-    for i in range(n):  # earlier starts first, and only a strictly better score replaces: SentencePiece's ties
+    for i in range(n):  # earlier starts first, and only a strictly better score replaces: SentencePiece's
         if best[i] == -math.inf:
             continue
         for j in range(i + 1, min(n, i + max_len) + 1):
@@ -110,7 +110,7 @@ class Unigram:
                    for word in pre_tokenize(text))
 
 
-# --- training ----------------------------------------------------------------------------------------------------
+# --- training ------------------------------------------------------------------------------------------
 
 def _logsumexp(values: list[float]) -> float:
     top = max(values)
@@ -171,7 +171,8 @@ def _seed_pieces(words: Counter[str], max_len: int, seed_size: int) -> dict[str,
                 after = word[j] if j < len(word) else SPACE
                 if follower.setdefault(piece, after) != after:
                     branching.add(piece)
-    kept = sorted((p for p in branching if counts[p] >= 2), key=lambda p: (-counts[p] * len(p), p))[:seed_size]
+    frequent = sorted((p for p in branching if counts[p] >= 2), key=lambda p: (-counts[p] * len(p), p))
+    kept = frequent[:seed_size]
     seeds = dict(chars) | {p: counts[p] * len(p) for p in kept}
     total = math.log(sum(seeds.values()))
     return {piece: math.log(score) - total for piece, score in seeds.items()}
@@ -289,7 +290,8 @@ def _finalize(scores: dict[str, float], chars: Counter[str], size: int) -> dict[
     return dict(sorted(final.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def train_sentencepiece(texts: Iterable[str], vocab_size: int) -> tuple[Unigram, sentencepiece.SentencePieceProcessor]:
+def train_sentencepiece(texts: Iterable[str],
+                        vocab_size: int) -> tuple[Unigram, sentencepiece.SentencePieceProcessor]:
     """SentencePiece's own Unigram trainer, set up to learn from the same words as `train_unigram`: split on
     whitespace only (not also between scripts or digits), every character kept, no normalization, <unk> the
     only special piece. Returns its pieces and scores in our `Unigram` class, and its own processor.

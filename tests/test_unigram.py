@@ -1,4 +1,4 @@
-"""The Unigram tokenizer from scratch: its lattice sums against brute force, its training against SentencePiece."""
+"""Unigram from scratch: its lattice sums against brute force, its training against SentencePiece's."""
 
 import itertools
 import math
@@ -27,7 +27,7 @@ def _every_cut(word: str) -> list[list[str]]:
 
 
 def _cut_score(pieces: list[str], model: Unigram) -> float:
-    """A cut's log-probability; a cut through a piece the model lacks is impossible (an unknown character is not)."""
+    """A cut's log-probability; a piece the model lacks makes it impossible (an unknown character not)."""
     return sum(model.scores.get(p, model.unk_score if len(p) == 1 else -math.inf) for p in pieces)
 
 
@@ -60,7 +60,7 @@ def test_viterbi_is_not_greedy():
 
 
 def test_encode_decode_and_unknown_characters():
-    model = Unigram({"▁a": -1.0, "▁film": -2.0, "▁": -3.0, "f": -4.0, "i": -4.0, "l": -4.0, "m": -4.0, "a": -4.0})
+    model = Unigram({"▁a": -1.0, "▁film": -2.0, "▁": -3.0, **dict.fromkeys("filma", -4.0)})
     assert model.tokens("a  film") == ["▁a", "▁film"]
     assert model.decode(model.encode("a  film")) == "a film"  # whitespace comes back as single spaces
     assert model.tokens("a fil😀") == ["▁a", "▁", "f", "i", "l", "😀"]
@@ -68,7 +68,7 @@ def test_encode_decode_and_unknown_characters():
     assert pre_tokenize(" two  words ") == ["▁two", "▁words"]
 
 
-# --- training against SentencePiece -----------------------------------------------------------------------------
+# --- training against SentencePiece --------------------------------------------------------------------
 
 VOCAB_SIZE = 1_000
 
@@ -104,18 +104,18 @@ def test_our_viterbi_cuts_like_sentencepiece_with_its_vocabulary(corpus, referen
 
 def test_training_learns_sentencepieces_vocabulary(ours, theirs):
     assert len(ours) == len(theirs) == VOCAB_SIZE
-    assert len(ours.vocab.keys() & theirs.vocab.keys()) >= 0.9 * VOCAB_SIZE  # measured: 96%
+    assert len(ours.vocab.keys() & theirs.vocab.keys()) >= 0.9 * VOCAB_SIZE  # measured: 97%
 
 
 def test_training_cuts_held_out_words_like_sentencepiece(corpus, ours, theirs):
     words = [w for text in corpus[1] for w in pre_tokenize(text)]
     same = sum(ours.tokens(w) == theirs.tokens(w) for w in words) / len(words)
-    assert same >= 0.95  # measured: 98%
+    assert same >= 0.95  # measured: 96.5%
 
 
 def test_training_fits_held_out_text_as_well_as_sentencepiece(corpus, ours, theirs):
     ours_ll, theirs_ll = (sum(model.log_likelihood(t) for t in corpus[1]) for model in (ours, theirs))
-    assert ours_ll == pytest.approx(theirs_ll, rel=0.01)  # measured: within 0.3%
+    assert ours_ll == pytest.approx(theirs_ll, rel=0.01)  # measured: ours 0.6% higher
 
 
 def test_training_keeps_every_character(corpus, ours):
