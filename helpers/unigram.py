@@ -114,7 +114,7 @@ class Unigram:
 
 def _logsumexp(values: list[float]) -> float:
     top = max(values)
-    return top if top == -math.inf else top + math.log(sum(math.exp(v - top) for v in values))
+    return top if top == -math.inf else top + math.log(sum([math.exp(v - top) for v in values]))
 
 
 def _forward_backward(word: str, scores: Mapping[str, float], max_len: int, unk_score: float,
@@ -219,7 +219,7 @@ def _prune(scores: dict[str, float], words: Counter[str], max_len: int, keep: in
     for word, freq in words.items():
         for piece in viterbi(word, scores, max_len, unk_score):
             used[piece] += freq
-    total = sum(used.values())
+    total, n_words = sum(used.values()), words.total()
     kept, losses = {}, {}
     for piece, score in scores.items():
         if not used[piece] or viterbi(piece, scores, max_len, unk_score) != [piece]:
@@ -232,7 +232,7 @@ def _prune(scores: dict[str, float], words: Counter[str], max_len: int, keep: in
         log_total_after = math.log(total + used[piece] * (len(alternative) - 1))
         log_p_after = sum(math.log(used[p] + used[piece]) - log_total_after for p in alternative)
         # Weighted by the share of words that use it (SentencePiece counts a word once per use, too).
-        losses[piece] = used[piece] / words.total() * (math.log(used[piece] / total) - log_p_after)
+        losses[piece] = used[piece] / n_words * (math.log(used[piece] / total) - log_p_after)
     for piece in sorted(losses, key=lambda p: -losses[p])[:max(0, keep - len(kept))]:
         kept[piece] = scores[piece]
     return kept
