@@ -47,7 +47,7 @@ def viterbi(word: str, scores: Mapping[str, float], max_len: int = 16, unk_score
     n = len(word)
     best = [0.0] + [-math.inf] * n  # best[j]: the score of the best cut of word[:j]
     start = [0] * (n + 1)  # start[j]: where its last piece starts
-    for i in range(n):  # earlier starts first, and only a strictly better score replaces: SentencePiece's
+    for i in range(n):  # earlier starts first; only a strictly better score replaces (SentencePiece's ties)
         if best[i] == -math.inf:
             continue
         for j in range(i + 1, min(n, i + max_len) + 1):
@@ -71,8 +71,10 @@ class Unigram:
     """A Unigram tokenizer: pieces with log-probabilities, <unk> at id 0, best-scoring cut of each word."""
 
     def __init__(self, scores: Mapping[str, float], max_len: int = 16):
-        if isinstance(scores, str) or not isinstance(scores, Mapping) or not scores:
-            raise TypeError("scores must be a non-empty piece -> log-probability mapping.")
+        if not isinstance(scores, Mapping):
+            raise TypeError(f"scores must map pieces to log-probabilities, got {type(scores).__name__}.")
+        if not scores:
+            raise ValueError("scores is empty: a Unigram model needs at least one piece.")
         self.scores = {piece: float(score) for piece, score in scores.items() if piece != UNK}
         self.vocab = {UNK: 0} | {piece: i for i, piece in enumerate(self.scores, start=1)}
         self.inverse = {i: piece for piece, i in self.vocab.items()}
@@ -148,20 +150,17 @@ def _forward_backward(word: str, scores: Mapping[str, float], max_len: int, unk_
     return alpha[n]
 
 
-def _seed_pieces(words: Counter[str], max_len: int, seed_size: int) -> dict[str, float]:
+def _seed_pieces(words: Counter[str], chars: Counter[str], max_len: int, seed_size: int) -> dict[str, float]:
     """Every character, plus the `seed_size` substrings with the highest count x length, as log-probabilities.
 
     Like SentencePiece's suffix-array seeds: substrings seen at least twice that are followed by more than one
     character (a substring always followed by the same letter adds nothing its extension does not); ▁ only
     at the start.
     """
-    chars: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     follower: dict[str, str] = {}
     branching: set[str] = set()
     for word, freq in words.items():
-        for ch in word:
-            chars[ch] += freq
         for i in range(len(word)):
             for j in range(i + 2, min(len(word), i + max_len) + 1):
                 piece = word[i:j]
@@ -246,7 +245,12 @@ def train_unigram(texts: Iterable[str], vocab_size: int, max_len: int = 16, seed
     of the pieces, until at most 10% more pieces than asked for are left. Finally keep every character and
     the best-scoring pieces.
     """
-    check_size(vocab_size, "vocab_size")
+    for size, name in [(vocab_size, "vocab_size"), (max_len, "max_len"), (seed_size, "seed_size"),
+                       (sub_iterations, "sub_iterations")]:
+        check_size(size, name)
+    if not 0 < shrinking_factor < 1:
+        raise ValueError(f"shrinking_factor must be between 0 and 1 (the share of pieces a pruning keeps), "
+                         f"got {shrinking_factor}.")
     words = Counter(word for text in check_texts(texts) for word in pre_tokenize(text))
     if not words:
         raise ValueError("texts hold no words to learn from (they are all whitespace).")
@@ -257,7 +261,7 @@ def train_unigram(texts: Iterable[str], vocab_size: int, max_len: int = 16, seed
     if vocab_size <= len(chars):
         raise ValueError(f"vocab_size={vocab_size} leaves no room beyond the {len(chars)} characters of the "
                          f"texts and <unk>: ask for more than {len(chars) + 1}.")
-    scores = _seed_pieces(words, max_len, seed_size)
+    scores = _seed_pieces(words, chars, max_len, seed_size)
     desired = int(vocab_size * 1.1)
     bar = tqdm(desc="Unigram pieces", total=None, disable=not progress, mininterval=1)
     while True:
@@ -269,7 +273,11 @@ def train_unigram(texts: Iterable[str], vocab_size: int, max_len: int = 16, seed
             break
         scores = _prune(scores, words, max_len, max(desired, int(shrinking_factor * len(scores))))
     bar.close()
-    return Unigram(_finalize(scores, chars, vocab_size - 1), max_len)
+    final = _finalize(scores, chars, vocab_size - 1)
+    if len(final) < vocab_size - 1:  # as SentencePiece does, rather than return fewer pieces than asked for
+        raise ValueError(f"These texts support only {len(final) + 1} pieces (<unk> included), fewer than "
+                         f"vocab_size={vocab_size}: ask for fewer, or give more text.")
+    return Unigram(final, max_len)
 
 
 def _finalize(scores: dict[str, float], chars: Counter[str], size: int) -> dict[str, float]:

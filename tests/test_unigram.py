@@ -131,3 +131,7 @@ def test_training_rejects_a_bare_string_and_bad_sizes():
         train_unigram(["a review"], -1)
     with pytest.raises(ValueError, match="no room"):
         train_unigram(["abc"], 4)
+    with pytest.raises(ValueError, match="support only 15 pieces"):
+        train_unigram(["a film a film the film was good"], 20)
+    with pytest.raises(ValueError, match="shrinking_factor"):
+        train_unigram(["a review"], 100, shrinking_factor=1.0)
