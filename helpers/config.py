@@ -34,6 +34,12 @@ class Profile:
     # 01 · tokenization
     tokenizer_reviews: int | None  # training reviews the from-scratch WordPiece and Unigram trainers read
     tokenizer_vocab_size: int  # their vocabulary size (and the reference trainers', to compare)
+    # 08 · the sentiment pipeline
+    pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
+    pipeline_max_len: int  # its tokens per review, head+tail
+    pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
+    ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
+    ablation_max_len: int
 
 
 PROFILES: dict[str, Profile] = {
@@ -44,6 +50,8 @@ PROFILES: dict[str, Profile] = {
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         tokenizer_reviews=100, tokenizer_vocab_size=600,
+        # 08
+        pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
     ),
     "cpu": Profile(
         name="cpu",
@@ -52,6 +60,8 @@ PROFILES: dict[str, Profile] = {
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         tokenizer_reviews=2_000, tokenizer_vocab_size=8_000,
+        # 08
+        pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
     ),
     "full": Profile(
         name="full",
@@ -60,6 +70,8 @@ PROFILES: dict[str, Profile] = {
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
         model_name="bert-base-uncased", finetune_epochs=3,
         tokenizer_reviews=10_000, tokenizer_vocab_size=16_000,
+        # 08
+        pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
     ),
 }
 
