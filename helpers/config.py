@@ -29,6 +29,9 @@ class Profile:
     embed_dim: int
     hidden_dim: int
     w2v_epochs: int  # skip-gram passes over the corpus
+    # 02 word embeddings
+    glove_epochs: int  # GloVe passes over the co-occurrence cells (cpu: until its loss is flat)
+    fasttext_tokens: int | None  # corpus tokens the subword skip-gram reads, once (None: all of them)
     model_name: str  # pre-trained checkpoint for the Transformer chapters
     finetune_epochs: int
 
@@ -39,6 +42,7 @@ PROFILES: dict[str, Profile] = {
         description="CI: tiny data, one epoch; every notebook in about 90 s on 2 cores. Numbers are not meaningful.",
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
+        glove_epochs=5, fasttext_tokens=20_000,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
     ),
     "cpu": Profile(
@@ -46,6 +50,7 @@ PROFILES: dict[str, Profile] = {
         description="A laptop without a GPU: each notebook in 20 minutes or less on 2 cores, results worth reading.",
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
+        glove_epochs=20, fasttext_tokens=1_000_000,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
     ),
     "full": Profile(
@@ -53,6 +58,7 @@ PROFILES: dict[str, Profile] = {
         description="A GPU (Colab): full IMDB, longer sequences, bert-base-uncased; the real thing.",
         n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
+        glove_epochs=50, fasttext_tokens=None,
         model_name="bert-base-uncased", finetune_epochs=3,
     ),
 }
