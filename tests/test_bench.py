@@ -1,6 +1,8 @@
 import json
 import multiprocessing
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,6 +116,12 @@ def test_unknown_benchmarks_are_rejected_before_anything_runs(monkeypatch, spy_b
         bench.main(["spy", "gpt5", "--profile", "smoke"])
 
 
+def test_the_command_line_sees_the_chapters_benchmarks():
+    result = subprocess.run([sys.executable, "-m", "helpers.bench", "no_such_benchmark"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "tfidf_logreg" in result.stderr, result.stderr[-500:]
+
+
 def _record_many(path: str, worker: int) -> None:
     for i in range(20):
         bench.record([{"benchmark": f"w{worker}", "model": f"w{worker}", "profile": "smoke", "n": i}], Path(path))
@@ -133,5 +141,5 @@ def test_concurrent_recorders_lose_no_rows_and_leave_valid_json(tmp_path):
 
 
 def test_the_readme_tables_are_exactly_those_built_from_the_results():
-    results = bench.load_results(ROOT / "benchmarks" / "results.json")
+    results = bench.load_results(bench.RESULTS)
     assert bench.readme_section((ROOT / "README.md").read_text()) == bench.markdown_tables(results)
