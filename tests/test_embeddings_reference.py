@@ -138,3 +138,18 @@ def compare(ours: torch.Tensor, reference: torch.Tensor, vocab: Vocab, tolerance
         assert probe(reference, vocab) > 0.6, "gensim did not learn the topics: the test proves nothing"
         assert probe(ours, vocab) >= probe(reference, vocab) - tolerance
     assert E.neighbour_overlap(ours, reference, vocab, topic_words, k=5) > 0.6
+
+
+def test_aligned_puts_gensim_rows_in_our_order():
+    vocab = Vocab(["film", "movie", "plot"])
+    kv = KeyedVectors(2)
+    kv.add_vectors(["plot", "film"], np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32))
+    expected = torch.tensor([[0.0, 0.0], [0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [1.0, 2.0]])
+    torch.testing.assert_close(E.aligned(kv, vocab), expected)  # <pad>, <unk> and "movie" have no row
+
+
+def test_gensim_skipgram_refuses_bad_settings(topic_corpus):
+    with pytest.raises(ValueError, match="positive int"):
+        E.gensim_skipgram(topic_corpus, dim=0, epochs=1)
+    with pytest.raises(ValueError, match="positive int"):
+        E.gensim_skipgram(topic_corpus, dim=8, epochs=1, n_buckets=0)
