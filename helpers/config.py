@@ -34,6 +34,12 @@ class Profile:
     fasttext_tokens: int | None  # corpus tokens the subword skip-gram reads, once (None: all of them)
     model_name: str  # pre-trained checkpoint for the Transformer chapters
     finetune_epochs: int
+    # 08 · the sentiment pipeline
+    pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
+    pipeline_max_len: int  # its tokens per review, head+tail
+    pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
+    ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
+    ablation_max_len: int
 
 
 PROFILES: dict[str, Profile] = {
@@ -44,6 +50,8 @@ PROFILES: dict[str, Profile] = {
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         glove_epochs=5, fasttext_tokens=20_000,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        # 08
+        pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
     ),
     "cpu": Profile(
         name="cpu",
@@ -52,6 +60,8 @@ PROFILES: dict[str, Profile] = {
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         glove_epochs=20, fasttext_tokens=1_000_000,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        # 08
+        pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
     ),
     "full": Profile(
         name="full",
@@ -60,6 +70,8 @@ PROFILES: dict[str, Profile] = {
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
         glove_epochs=50, fasttext_tokens=None,
         model_name="bert-base-uncased", finetune_epochs=3,
+        # 08
+        pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
     ),
 }
 
