@@ -37,7 +37,8 @@ def topic_reviews(n: int, length: int = 12, seed: int = 0) -> list[str]:
 def topic_accuracy(vectors: torch.Tensor, vocab: Vocab) -> float:
     """Share of topic words whose nearest neighbour is a word of the same topic."""
     topic_of = {w: t for t, ws in TOPICS.items() for w in ws}
-    return float(np.mean([topic_of.get(E.nearest(vectors, vocab, w, 1)[0][0]) == topic_of[w] for w in topic_of]))
+    nearest_topics = [topic_of.get(E.nearest(vectors, vocab, w, 1)[0][0]) for w in topic_of]
+    return float(np.mean([t == topic_of[w] for t, w in zip(nearest_topics, topic_of)]))
 
 
 def topic_pairs() -> list[tuple[str, str, float]]:
@@ -84,7 +85,8 @@ def test_sgns_loss_matches_hand_computation():
 def test_sgns_loss_equals_binary_cross_entropy():
     torch.manual_seed(0)
     center, context, noise = torch.randn(8, 5), torch.randn(8, 5), torch.randn(8, 3, 5)
-    logits = torch.cat([(center * context).sum(-1, keepdim=True), (noise @ center.unsqueeze(-1)).squeeze(-1)], 1)
+    positive = (center * context).sum(-1, keepdim=True)  # (B, 1)
+    logits = torch.cat([positive, (noise @ center.unsqueeze(-1)).squeeze(-1)], 1)  # (B, 1 + K)
     labels = torch.zeros_like(logits)
     labels[:, 0] = 1
     bce = F.binary_cross_entropy_with_logits(logits, labels, reduction="none").sum(1).mean()
@@ -137,8 +139,8 @@ def test_dynamic_window_pairs_near_words_more_often():
                                          generator=torch.Generator().manual_seed(0))
     distance = torch.bincount((centers - contexts).abs(), minlength=5)[1:].double()
     # A word d away is used when the center's reach (uniform on 1..4) is at least d: (5 - d) / 4 of the time.
-    torch.testing.assert_close(distance / distance[0], torch.tensor([1.0, 0.75, 0.5, 0.25], dtype=torch.double),
-                               atol=0.03, rtol=0)
+    expected = torch.tensor([1.0, 0.75, 0.5, 0.25], dtype=torch.double)
+    torch.testing.assert_close(distance / distance[0], expected, atol=0.03, rtol=0)
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +191,8 @@ def test_cooccurrence_matrix_weights_by_inverse_distance():
     X = E.cooccurrence_matrix(corpus, window=2)
     i = corpus.vocab.stoi
     assert X[i["a"], i["b"]] == X[i["b"], i["a"]] == 1.0
-    assert X[i["a"], i["c"]] == pytest.approx(0.5 + 1.0)  # 2 apart in the first review, neighbours in the second
+    # 2 apart in the first review, neighbours in the second
+    assert X[i["a"], i["c"]] == pytest.approx(0.5 + 1.0)
     assert X[i["b"], i["c"]] == 1.0 and X[i["a"], i["a"]] == 0
 
 
@@ -210,8 +213,9 @@ def test_glove_model_computes_glove_loss_of_its_rows_and_its_vectors_are_w_plus_
     torch.manual_seed(0)
     model = E.GloVe(6, 3, x_max=10.0)
     rows, cols, x = torch.tensor([1, 4]), torch.tensor([2, 2]), torch.tensor([3.0, 20.0])
-    expected = E.glove_loss(model.word.weight[rows], model.context.weight[cols], model.word_bias.weight[rows, 0],
-                            model.context_bias.weight[cols, 0], x, x_max=10.0)
+    expected = E.glove_loss(model.word.weight[rows], model.context.weight[cols],
+                            model.word_bias.weight[rows, 0], model.context_bias.weight[cols, 0], x,
+                            x_max=10.0)
     torch.testing.assert_close(model(rows, cols, x), expected)
     torch.testing.assert_close(model.vectors(), (model.word.weight + model.context.weight).detach())
 
@@ -239,7 +243,8 @@ def test_glove_learns_topics_as_well_as_skipgram(topic_corpus, topic_skipgram):
     assert losses[-10] - losses[-1] < 0.05 * losses[-1]  # converged: the last 10 epochs gain under 5%
     assert topic_accuracy(glove.vectors(), topic_corpus.vocab) == 1.0
     correlation, n_pairs = E.word_similarity(glove.vectors(), topic_corpus.vocab, topic_pairs())
-    skipgram_correlation, _ = E.word_similarity(topic_skipgram[0].vectors(), topic_corpus.vocab, topic_pairs())
+    vectors = topic_skipgram[0].vectors()
+    skipgram_correlation, _ = E.word_similarity(vectors, topic_corpus.vocab, topic_pairs())
     assert n_pairs == len(topic_pairs()) and correlation > skipgram_correlation - 0.1
 
 
@@ -332,7 +337,8 @@ def test_read_probe_files(tmp_path):
     pairs.write_text("# a comment\nLove\tsex\t6.77\ntiger\tcat\t7.35\n", encoding="utf-8")
     assert E.read_word_pairs(pairs) == [("love", "sex", 6.77), ("tiger", "cat", 7.35)]
     questions = tmp_path / "questions.txt"
-    questions.write_text(": capitals\nAthens Greece Baghdad Iraq\n: gram1\nbad worse good better\n", encoding="utf-8")
+    questions.write_text(": capitals\nAthens Greece Baghdad Iraq\n: gram1\nbad worse good better\n",
+                         encoding="utf-8")
     assert E.read_analogies(questions) == {"capitals": [("athens", "greece", "baghdad", "iraq")],
                                            "gram1": [("bad", "worse", "good", "better")]}
 
@@ -372,14 +378,16 @@ def test_sizes_must_be_positive_ints(bad):
     corpus = toy_corpus([["a", "b", "c"]])
     vectors, vocab = hand_made()
     error = ValueError if isinstance(bad, int) and not isinstance(bad, bool) else TypeError
-    calls = [lambda: E.build_corpus(["a b"], max_size=bad), lambda: E.build_corpus(["a b"], None, min_freq=bad),
+    calls = [lambda: E.build_corpus(["a b"], max_size=bad),
+             lambda: E.build_corpus(["a b"], None, min_freq=bad),
              lambda: E.SkipGram(bad, 4), lambda: E.SkipGram(10, bad), lambda: E.GloVe(10, bad),
              lambda: E.SubwordSkipGram(vocab, 4, n_buckets=bad), lambda: E.ngram_buckets("word", bad),
              lambda: E.train_sgns(E.SkipGram(5, 2), corpus, epochs=bad),
              lambda: E.train_sgns(E.SkipGram(5, 2), corpus, epochs=1, window=bad),
              lambda: E.train_sgns(E.SkipGram(5, 2), corpus, epochs=1, batch_size=bad),
              lambda: E.train_glove(E.GloVe(5, 2), E.cooccurrence_matrix(corpus), epochs=bad),
-             lambda: E.cooccurrence_matrix(corpus, window=bad), lambda: E.nearest(vectors, vocab, "man", k=bad)]
+             lambda: E.cooccurrence_matrix(corpus, window=bad),
+             lambda: E.nearest(vectors, vocab, "man", k=bad)]
     for call in calls:
         with pytest.raises(error, match="positive int"):
             call()

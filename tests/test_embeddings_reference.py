@@ -1,5 +1,6 @@
-"""The from-scratch embeddings against the real libraries: fastText's hashing and subwords, gensim's subsampling,
-noise and probes, and the quality of gensim's skip-gram and fastText on a corpus with an obvious structure."""
+"""The from-scratch embeddings against the real libraries: fastText's hashing and subwords, gensim's
+subsampling, noise and probes, and the quality of gensim's skip-gram and fastText on a corpus with an obvious
+structure."""
 
 import fasttext
 import numpy as np
@@ -11,7 +12,7 @@ from test_embeddings import TOPICS, topic_accuracy, topic_pairs, topic_reviews
 from helpers import embeddings as E
 from helpers.tokenization import Vocab
 
-# Accented Latin, German ß, CJK, emoji (a 4-byte character, and one with a skin-tone modifier), and plain ASCII.
+# Accented Latin, German ß, CJK, emoji (a 4-byte character, and one with a skin-tone modifier), plain ASCII.
 WORDS = ["café", "naïve", "straße", "東京", "映画館", "😀", "👍🏽", "movie"]
 UNSEEN = ["cafés", "naïveté", "東京都", "😀😀", "moviee"]
 BUCKETS = 5_000
@@ -22,8 +23,8 @@ def fasttext_model(tmp_path_factory):
     """A tiny fastText skip-gram trained on the words above; only its dictionary and input matrix matter."""
     path = tmp_path_factory.mktemp("fasttext") / "corpus.txt"
     path.write_text(" ".join(WORDS * 5) + "\n", encoding="utf-8")
-    return fasttext.train_unsupervised(str(path), model="skipgram", minCount=1, dim=8, epoch=1, bucket=BUCKETS,
-                                       minn=3, maxn=6, thread=1, verbose=0)
+    return fasttext.train_unsupervised(str(path), model="skipgram", minCount=1, dim=8, epoch=1,
+                                       bucket=BUCKETS, minn=3, maxn=6, thread=1, verbose=0)
 
 
 @pytest.mark.parametrize("word", WORDS + UNSEEN)
@@ -56,7 +57,8 @@ def test_subword_vectors_equal_fasttexts_given_its_weights(fasttext_model):
     vocab = Vocab(fasttext_model.get_words())
     model = E.SubwordSkipGram(vocab, dim=8, n_buckets=BUCKETS)
     with torch.no_grad():
-        model.center.weight.copy_(torch.cat([torch.zeros(2, 8), torch.from_numpy(fasttext_model.get_input_matrix())]))
+        rows = torch.from_numpy(fasttext_model.get_input_matrix())  # (words + buckets, 8)
+        model.center.weight.copy_(torch.cat([torch.zeros(2, 8), rows]))
     words = WORDS + UNSEEN
     expected = torch.from_numpy(np.stack([fasttext_model.get_word_vector(w) for w in words]))
     torch.testing.assert_close(model.embed(words), expected)
@@ -96,13 +98,15 @@ def test_probes_equal_gensims_evaluations(tmp_path):
     every = [q for qs in E.read_analogies(questions).values() for q in qs]
     gensim_accuracy, sections = kv.evaluate_word_analogies(str(questions))
     ours, asked = E.analogy_accuracy(vectors, vocab, every)
-    assert ours == pytest.approx(gensim_accuracy) and asked == len(sections[-1]["correct"] + sections[-1]["incorrect"])
+    assert ours == pytest.approx(gensim_accuracy)
+    assert asked == len(sections[-1]["correct"] + sections[-1]["incorrect"])
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("# word pairs\nman\twoman\t8.3\nking\tqueen\t8.6\nfilm\tmovie\t9.0\nboy\tactor\t3.1\n"
                      "girl\tfilm\t1.2\nzebra\tman\t2.0\n")
     _, spearman, oov_percent = kv.evaluate_word_pairs(str(pairs))
     correlation, n_pairs = E.word_similarity(vectors, vocab, E.read_word_pairs(pairs))
-    assert correlation == pytest.approx(spearman.statistic) and n_pairs == 5 and oov_percent == pytest.approx(100 / 6)
+    assert correlation == pytest.approx(spearman.statistic)
+    assert n_pairs == 5 and oov_percent == pytest.approx(100 / 6)
 
 
 @pytest.fixture(scope="module")
