@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -36,7 +37,9 @@ from datasets import Dataset, DatasetDict
 from safetensors.torch import load_model, save_model
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModel, AutoTokenizer, get_scheduler
+from transformers import (AutoConfig, AutoModel, AutoTokenizer, DataCollatorWithPadding, PrinterCallback, Trainer,
+                          TrainerCallback, TrainingArguments, get_scheduler)
+from transformers.modeling_outputs import SequenceClassifierOutput
 
 from helpers import config as course_config
 from helpers import data, models, training
@@ -254,6 +257,15 @@ class History:
         return max(self.epochs, key=lambda row: row["val_accuracy"])
 
 
+def warmup_steps(config: FinetuneConfig, total_steps: int) -> int:
+    """Optimizer steps of warmup: the fraction `config.warmup` of all steps, rounded up (as the Trainer does).
+
+    >>> warmup_steps(FinetuneConfig(warmup=0.1), 25)
+    3
+    """
+    return math.ceil(config.warmup * total_steps)
+
+
 def set_trainable(model: SentimentClassifier, freeze_encoder: bool) -> None:
     """Freeze or unfreeze the encoder; the head always trains."""
     for p in model.encoder.parameters():
@@ -285,7 +297,7 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
     set_trainable(model, config.freeze_encoder)
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.lr)
     total = config.epochs * len(train_batches)
-    scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=round(config.warmup * total),
+    scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=warmup_steps(config, total),
                               num_training_steps=total)
     trainable = [p for p in model.parameters() if p.requires_grad]
     history, best_accuracy, best_state = History(), -1.0, None
@@ -348,11 +360,13 @@ class FineTuned:
         return [truncate_review(ids, self.config.max_len, self.config.truncation, t.cls_token_id, t.sep_token_id)
                 for ids in encode(t, texts)]
 
-    def batches(self, texts: Sequence[str], labels: Sequence[int] | None = None) -> Batches:
-        """Batches in the order of `texts` (pass labels to score)."""
+    def batches(self, texts: Sequence[str], labels: Sequence[int] | None = None, train: bool = False) -> Batches:
+        """Batches of `eval_batch_size` in the order of `texts` (pass labels to score them); with `train=True`,
+        shuffled batches of `batch_size` that group reviews of similar length, a new order each epoch."""
         labels = list(labels) if labels is not None else [0] * len(texts)
-        return Batches(self.inputs(texts), labels, self.config.eval_batch_size,
-                       lambda s, y: pad_batch(s, y, self.tokenizer.pad_token_id))
+        size = self.config.batch_size if train else self.config.eval_batch_size
+        return Batches(self.inputs(texts), labels, size, lambda s, y: pad_batch(s, y, self.tokenizer.pad_token_id),
+                       shuffle=train, seed=self.config.seed)
 
     def predict_proba(self, texts: Sequence[str]) -> torch.Tensor:
         """(len(texts), num_labels) class probabilities, in batches, in the order of `texts`."""
@@ -460,9 +474,7 @@ def train_classifier(train: Dataset, val: Dataset, config: FinetuneConfig, model
     tokenizer, model = build_classifier(model_name, config, pretrained=pretrained, verbose=progress)
     start = time.perf_counter()
     framed = FineTuned(model, tokenizer, config, History(), 0.0, model_name)
-    collate = lambda s, y: pad_batch(s, y, tokenizer.pad_token_id)  # noqa: E731
-    train_batches = Batches(framed.inputs(list(train["text"])), list(train["label"]), config.batch_size, collate,
-                            shuffle=True, seed=config.seed)
+    train_batches = framed.batches(list(train["text"]), list(train["label"]), train=True)
     val_batches = framed.batches(list(val["text"]), list(val["label"]))
     framed.history = fit(model, train_batches, val_batches, config, progress=progress)
     framed.train_seconds = time.perf_counter() - start
@@ -470,3 +482,83 @@ def train_classifier(train: Dataset, val: Dataset, config: FinetuneConfig, model
     if folder is not None:
         framed.save(folder)
     return framed
+
+
+# --- The same run with the Hugging Face Trainer -------------------------------------------------------------
+
+
+class WithLoss(nn.Module):
+    """The contract the `Trainer` expects: called with `labels`, a model returns its loss beside its logits."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                labels: torch.Tensor | None = None) -> SequenceClassifierOutput:
+        logits = self.model(input_ids, attention_mask)  # (B, num_labels)
+        loss = None if labels is None else nn.functional.cross_entropy(logits, labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+class TrainerProgress(TrainerCallback):
+    """One progress bar for a Trainer run, with the latest loss; nothing printed between its redraws."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar = tqdm(total=state.max_steps, desc="Trainer", unit="step", leave=True)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        shown = {k: f"{v:.3g}" for k, v in (logs or {}).items() if k in ("loss", "eval_accuracy")}
+        if shown:
+            self.bar.set_postfix(shown)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.bar.close()
+
+
+def training_arguments(config: FinetuneConfig, output_dir: str | os.PathLike, logging_steps: int = 50
+                       ) -> TrainingArguments:
+    """`FinetuneConfig` in the Trainer's words: the same optimizer, schedule, clipping, batches and seed."""
+    return TrainingArguments(
+        output_dir=str(output_dir), learning_rate=config.lr, num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
+        warmup_steps=config.warmup, lr_scheduler_type=config.schedule, weight_decay=config.weight_decay,
+        max_grad_norm=config.clip_norm or 0.0, seed=config.seed,
+        train_sampling_strategy="group_by_length",  # reviews of similar length together, as `Batches` does
+        eval_strategy="epoch", save_strategy="no", logging_strategy="steps", logging_steps=logging_steps,
+        report_to="none", disable_tqdm=True,  # TrainerProgress draws the one bar
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinned memory only helps copies to a GPU
+    )
+
+
+def trainer_fit(model: SentimentClassifier, tokenizer, train: Dataset, val: Dataset, config: FinetuneConfig,
+                logging_steps: int = 50, progress: bool = True) -> History:
+    """Fine-tune `model` in place with the Hugging Face `Trainer`, on the same settings as `fit`.
+
+    The reviews are truncated as `fit` gets them; `DataCollatorWithPadding` pads each batch. Returns the
+    Trainer's log as a `History`: loss and learning rate every `logging_steps` steps, accuracy every epoch.
+    """
+    framed = FineTuned(model, tokenizer, config, History(), 0.0, "")
+
+    def as_dataset(ds: Dataset) -> Dataset:
+        return Dataset.from_dict({"input_ids": framed.inputs(list(ds["text"])), "label": list(ds["label"])})
+
+    def accuracy(prediction) -> dict[str, float]:
+        return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
+
+    with tempfile.TemporaryDirectory() as output_dir:  # save_strategy="no": nothing is kept there
+        trainer = Trainer(model=WithLoss(model), args=training_arguments(config, output_dir, logging_steps),
+                          train_dataset=as_dataset(train), eval_dataset=as_dataset(val),
+                          data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
+        trainer.remove_callback(PrinterCallback)
+        if progress:
+            trainer.add_callback(TrainerProgress)
+        trainer.train()
+    log = trainer.state.log_history
+    return History(
+        epochs=[{"epoch": round(row["epoch"]), "val_loss": row["eval_loss"], "val_accuracy": row["eval_accuracy"],
+                 "seconds": row["eval_runtime"]} for row in log if "eval_accuracy" in row],
+        steps=[{"step": row["step"], "loss": row["loss"], "lr": row["learning_rate"]} for row in log if "loss" in row])

@@ -1,4 +1,5 @@
 import dataclasses
+import math
 import random
 
 import pytest
@@ -146,7 +147,7 @@ def test_fine_tuning_learns_the_toy_task(trained):
 def test_learning_rate_warms_up_linearly_then_decays_to_zero(trained):
     lrs = [row["lr"] for row in trained.history.steps]
     steps = len(lrs)  # 4 epochs of 12 batches
-    warmup = round(0.1 * steps)
+    warmup = math.ceil(0.1 * steps)
     assert steps == 48 and lrs[0] == 0.0
     assert lrs[warmup] == pytest.approx(TOY.lr)
     assert all(a < b for a, b in zip(lrs[:warmup], lrs[1:warmup + 1]))
@@ -159,7 +160,7 @@ def test_a_frozen_encoder_does_not_move_but_the_head_does(checkpoint):
     tokenizer, model = finetune.build_classifier(checkpoint, config, verbose=False)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     batches = finetune.FineTuned(model, tokenizer, config, finetune.History(), 0, checkpoint).batches(
-        toy_reviews(32, 0)["text"], toy_reviews(32, 0)["label"])
+        toy_reviews(32, 0)["text"], toy_reviews(32, 0)["label"], train=True)
     finetune.fit(model, batches, batches, config, progress=False)
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
@@ -180,7 +181,7 @@ def test_clipping_bounds_the_gradient_the_optimizer_sees(checkpoint, monkeypatch
         config = dataclasses.replace(TOY, clip_norm=clip, epochs=1)
         tokenizer, model = finetune.build_classifier(checkpoint, config, verbose=False)
         batches = finetune.FineTuned(model, tokenizer, config, finetune.History(), 0, checkpoint).batches(
-            toy_reviews(16, 0)["text"], toy_reviews(16, 0)["label"])
+            toy_reviews(16, 0)["text"], toy_reviews(16, 0)["label"], train=True)
         finetune.fit(model, batches, batches, config, progress=False)
     assert norms[0] <= 1e-3 * (1 + 1e-4) < norms[1]
 
@@ -252,3 +253,13 @@ def test_from_scratch_has_the_same_shape_and_different_weights(checkpoint):
     assert shapes == {k: v.shape for k, v in scratch.state_dict().items()}
     emb = "encoder.embeddings.word_embeddings.weight"
     assert not torch.equal(pretrained.state_dict()[emb], scratch.state_dict()[emb])
+
+
+def test_the_trainer_runs_the_same_schedule_and_learns_the_same_task(checkpoint, trained, capsys):
+    tokenizer, model = finetune.build_classifier(checkpoint, TOY, verbose=False)
+    history = finetune.trainer_fit(model, tokenizer, toy_reviews(192, 0), toy_reviews(64, 1), TOY, logging_steps=1)
+    assert [row["lr"] for row in history.steps] == pytest.approx([row["lr"] for row in trained.history.steps])
+    assert [row["epoch"] for row in history.epochs] == [1, 2, 3, 4]
+    assert history.best["val_accuracy"] >= 0.9
+    out = capsys.readouterr()
+    assert "{" not in out.out, "the Trainer's log dicts are not printed"
