@@ -31,6 +31,22 @@ class Profile:
     w2v_epochs: int  # skip-gram passes over the corpus
     model_name: str  # pre-trained checkpoint for the Transformer chapters
     finetune_epochs: int
+    # 06 pre-trained models and fine-tuning
+    pretrain_sizes: tuple[int, ...]  # labelled reviews per point of the from-scratch vs pre-trained curves
+    pretrain_max_len: int  # WordPiece tokens per review on those curves
+    pretrain_epochs: int  # passes over each point's reviews
+    lm_reviews: int  # reviews the tiny masked and causal LMs pre-train on
+    lm_vocab_size: int  # their WordPiece vocabulary, learned from those reviews
+    lm_block_size: int  # tokens per pre-training block
+    lm_steps: int  # optimizer steps of each tiny LM
+    finetune_n_train: int | None  # reviews each fine-tuning comparison trains on (None: all)
+    finetune_n_val: int | None  # validation reviews that compare them (None: all)
+    finetune_max_len: int  # WordPiece tokens per review in those runs, [CLS] and [SEP] included
+    finetune_lr: float  # peak learning rate for fine-tuning `model_name`
+    bench_finetune_n_train: int | None  # finetune_minilm benchmark: training reviews
+    bench_finetune_n_val: int | None  # its validation reviews
+    bench_finetune_n_test: int | None  # its fixed, seeded sample of test reviews
+    bench_finetune_max_len: int  # its tokens per review
 
 
 PROFILES: dict[str, Profile] = {
@@ -40,6 +56,11 @@ PROFILES: dict[str, Profile] = {
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        # 06
+        pretrain_sizes=(40, 80), pretrain_max_len=32, pretrain_epochs=1, lm_reviews=120, lm_vocab_size=600,
+        lm_block_size=32, lm_steps=15, finetune_n_train=64, finetune_n_val=40, finetune_max_len=64,
+        finetune_lr=1e-4, bench_finetune_n_train=64, bench_finetune_n_val=40, bench_finetune_n_test=80,
+        bench_finetune_max_len=64,
     ),
     "cpu": Profile(
         name="cpu",
@@ -47,6 +68,11 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        # 06
+        pretrain_sizes=(100, 300, 1_000), pretrain_max_len=64, pretrain_epochs=2, lm_reviews=3_000,
+        lm_vocab_size=5_000, lm_block_size=64, lm_steps=600, finetune_n_train=800, finetune_n_val=500,
+        finetune_max_len=128, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
+        bench_finetune_n_test=5_000, bench_finetune_max_len=256,
     ),
     "full": Profile(
         name="full",
@@ -54,6 +80,11 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
         model_name="bert-base-uncased", finetune_epochs=3,
+        # 06
+        pretrain_sizes=(100, 300, 1_000, 3_000, 10_000), pretrain_max_len=128, pretrain_epochs=3,
+        lm_reviews=25_000, lm_vocab_size=8_000, lm_block_size=128, lm_steps=5_000, finetune_n_train=None,
+        finetune_n_val=None, finetune_max_len=512, finetune_lr=3e-5, bench_finetune_n_train=None,
+        bench_finetune_n_val=None, bench_finetune_n_test=None, bench_finetune_max_len=512,
     ),
 }
 
