@@ -41,6 +41,7 @@ class Profile:
     lm_steps: int  # optimizer steps of each tiny LM
     finetune_n_train: int | None  # reviews each fine-tuning comparison trains on (None: all)
     finetune_n_val: int | None  # validation reviews that compare them (None: all)
+    finetune_n_test: int | None  # test reviews that score the chosen model once (None: all)
     finetune_max_len: int  # WordPiece tokens per review in those runs, [CLS] and [SEP] included
     finetune_lr: float  # peak learning rate for fine-tuning `model_name`
     bench_finetune_n_train: int | None  # finetune_minilm benchmark: training reviews
@@ -58,7 +59,7 @@ PROFILES: dict[str, Profile] = {
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         # 06
         pretrain_sizes=(40, 80), pretrain_max_len=32, pretrain_epochs=1, lm_reviews=120, lm_vocab_size=600,
-        lm_block_size=32, lm_steps=15, finetune_n_train=64, finetune_n_val=40, finetune_max_len=64,
+        lm_block_size=32, lm_steps=15, finetune_n_train=64, finetune_n_val=40, finetune_n_test=40, finetune_max_len=64,
         finetune_lr=1e-4, bench_finetune_n_train=64, bench_finetune_n_val=40, bench_finetune_n_test=80,
         bench_finetune_max_len=64,
     ),
@@ -71,7 +72,7 @@ PROFILES: dict[str, Profile] = {
         # 06
         pretrain_sizes=(100, 300, 1_000), pretrain_max_len=64, pretrain_epochs=2, lm_reviews=3_000,
         lm_vocab_size=5_000, lm_block_size=64, lm_steps=600, finetune_n_train=800, finetune_n_val=500,
-        finetune_max_len=128, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
+        finetune_n_test=2_000, finetune_max_len=128, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
         bench_finetune_n_test=5_000, bench_finetune_max_len=256,
     ),
     "full": Profile(
@@ -83,7 +84,7 @@ PROFILES: dict[str, Profile] = {
         # 06
         pretrain_sizes=(100, 300, 1_000, 3_000, 10_000), pretrain_max_len=128, pretrain_epochs=3,
         lm_reviews=25_000, lm_vocab_size=8_000, lm_block_size=128, lm_steps=5_000, finetune_n_train=None,
-        finetune_n_val=None, finetune_max_len=512, finetune_lr=3e-5, bench_finetune_n_train=None,
+        finetune_n_val=None, finetune_n_test=None, finetune_max_len=512, finetune_lr=3e-5, bench_finetune_n_train=None,
         bench_finetune_n_val=None, bench_finetune_n_test=None, bench_finetune_max_len=512,
     ),
 }

@@ -181,13 +181,15 @@ class SentimentClassifier(nn.Module):
 
     BERT's own `BertForSequenceClassification` reads [CLS] through the pooler (a dense + tanh layer trained for
     next-sentence prediction); here the head reads the encoder's last hidden states directly, so [CLS] and mean
-    pooling differ in nothing but the pooling.
+    pooling differ in nothing but the pooling. The encoder's pooler, unused, is dropped.
     """
 
     def __init__(self, encoder: nn.Module, num_labels: int = 2, pooling: str = "cls", dropout: float = 0.1):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"Unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}.")
+        if getattr(encoder, "pooler", None) is not None:
+            encoder.pooler = None  # BERT-style encoders skip a missing pooler; it would only cost compute
         self.encoder, self.pooling = encoder, pooling
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, num_labels)

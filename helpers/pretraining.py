@@ -150,7 +150,8 @@ def word_overlap(a: str, b: str) -> float:
 def lm_tokenizer(texts: Sequence[str], vocab_size: int, base: str = models.OFFLINE_MODEL):
     """A WordPiece tokenizer with BERT's normalization and special tokens, its vocabulary learned from `texts`."""
     source, _ = models.resolve_checkpoint(base)
-    return AutoTokenizer.from_pretrained(source).train_new_from_iterator(texts, vocab_size=vocab_size)
+    return AutoTokenizer.from_pretrained(source).train_new_from_iterator(texts, vocab_size=vocab_size,
+                                                                         show_progress=False)
 
 
 def lm_blocks(ids: Sequence[Sequence[int]], block_size: int, sep_id: int, cls_id: int | None = None

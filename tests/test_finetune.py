@@ -246,6 +246,11 @@ def test_a_cached_run_is_loaded_instead_of_retrained(checkpoint, tmp_path, monke
     assert len(keys) == 4
 
 
+def test_the_unused_pooler_is_dropped(checkpoint):
+    _, model = finetune.build_classifier(checkpoint, TOY, verbose=False)
+    assert model.encoder.pooler is None and not any("pooler" in name for name, _ in model.named_parameters())
+
+
 def test_from_scratch_has_the_same_shape_and_different_weights(checkpoint):
     _, pretrained = finetune.build_classifier(checkpoint, TOY, verbose=False)
     _, scratch = finetune.build_classifier(checkpoint, TOY, pretrained=False, verbose=False)
@@ -263,3 +268,16 @@ def test_the_trainer_runs_the_same_schedule_and_learns_the_same_task(checkpoint,
     assert history.best["val_accuracy"] >= 0.9
     out = capsys.readouterr()
     assert "{" not in out.out, "the Trainer's log dicts are not printed"
+
+
+def test_the_benchmark_scores_its_own_fixed_test_sample(monkeypatch, checkpoint):
+    from helpers import bench, config
+
+    smoke = dataclasses.replace(config.get_profile("smoke"), model_name=checkpoint, finetune_lr=3e-3,
+                                bench_finetune_n_train=64, bench_finetune_n_val=16, bench_finetune_n_test=48)
+    monkeypatch.setitem(config.PROFILES, "smoke", smoke)
+    [row] = bench.run("finetune_minilm", profile_name="smoke")
+    assert (row["n_train"], row["n_val"], row["n_test"]) == (64, 16, 48), "the sizes actually used"
+    assert 0 <= row["test_accuracy"] <= 1 and row["train_seconds"] > 0
+    assert row["params"]["pooling"] == "mean" and row["params"]["truncation"] == "head+tail"
+    assert "fine-tuned" in row["description"]
