@@ -58,8 +58,8 @@ PROFILES: dict[str, Profile] = {
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         # 06
-        pretrain_sizes=(40, 80), pretrain_max_len=32, pretrain_epochs=1, lm_reviews=120, lm_vocab_size=600,
-        lm_block_size=32, lm_steps=15, finetune_n_train=64, finetune_n_val=40, finetune_n_test=40, finetune_max_len=64,
+        pretrain_sizes=(16, 32), pretrain_max_len=32, pretrain_epochs=1, lm_reviews=120, lm_vocab_size=600,
+        lm_block_size=32, lm_steps=15, finetune_n_train=32, finetune_n_val=24, finetune_n_test=40, finetune_max_len=32,
         finetune_lr=1e-4, bench_finetune_n_train=64, bench_finetune_n_val=40, bench_finetune_n_test=80,
         bench_finetune_max_len=64,
     ),
@@ -70,9 +70,9 @@ PROFILES: dict[str, Profile] = {
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         # 06
-        pretrain_sizes=(100, 300, 1_000), pretrain_max_len=64, pretrain_epochs=2, lm_reviews=3_000,
-        lm_vocab_size=5_000, lm_block_size=64, lm_steps=600, finetune_n_train=800, finetune_n_val=500,
-        finetune_n_test=2_000, finetune_max_len=128, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
+        pretrain_sizes=(40, 120, 360), pretrain_max_len=64, pretrain_epochs=1, lm_reviews=2_000,
+        lm_vocab_size=5_000, lm_block_size=64, lm_steps=300, finetune_n_train=256, finetune_n_val=250,
+        finetune_n_test=1_000, finetune_max_len=128, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
         bench_finetune_n_test=5_000, bench_finetune_max_len=256,
     ),
     "full": Profile(
