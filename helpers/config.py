@@ -48,6 +48,12 @@ class Profile:
     bench_finetune_n_val: int | None  # its validation reviews
     bench_finetune_n_test: int | None  # its fixed, seeded sample of test reviews
     bench_finetune_max_len: int  # its tokens per review
+    # 08 · the sentiment pipeline
+    pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
+    pipeline_max_len: int  # its tokens per review, head+tail
+    pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
+    ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
+    ablation_max_len: int
 
 
 PROFILES: dict[str, Profile] = {
@@ -62,6 +68,8 @@ PROFILES: dict[str, Profile] = {
         lm_block_size=32, lm_steps=15, finetune_n_train=32, finetune_n_val=24, finetune_n_test=40, finetune_max_len=32,
         finetune_lr=1e-4, bench_finetune_n_train=64, bench_finetune_n_val=40, bench_finetune_n_test=80,
         bench_finetune_max_len=64,
+        # 08
+        pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
     ),
     "cpu": Profile(
         name="cpu",
@@ -74,6 +82,8 @@ PROFILES: dict[str, Profile] = {
         lm_vocab_size=5_000, lm_block_size=64, lm_steps=300, finetune_n_train=256, finetune_n_val=250,
         finetune_n_test=1_000, finetune_max_len=128, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
         bench_finetune_n_test=5_000, bench_finetune_max_len=256,
+        # 08
+        pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
     ),
     "full": Profile(
         name="full",
@@ -86,6 +96,8 @@ PROFILES: dict[str, Profile] = {
         lm_reviews=25_000, lm_vocab_size=8_000, lm_block_size=128, lm_steps=5_000, finetune_n_train=None,
         finetune_n_val=None, finetune_n_test=None, finetune_max_len=512, finetune_lr=3e-5, bench_finetune_n_train=None,
         bench_finetune_n_val=None, bench_finetune_n_test=None, bench_finetune_max_len=512,
+        # 08
+        pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
     ),
 }
 

@@ -281,3 +281,10 @@ def test_the_benchmark_scores_its_own_fixed_test_sample(monkeypatch, checkpoint)
     assert 0 <= row["test_accuracy"] <= 1 and row["train_seconds"] > 0
     assert row["params"]["pooling"] == "mean" and row["params"]["truncation"] == "head+tail"
     assert "fine-tuned" in row["description"]
+
+
+def test_the_trainer_gets_the_switches_chapter_08_added(tmp_path):
+    config = dataclasses.replace(TOY, accumulation=3, precision="bf16")
+    args = finetune.training_arguments(config, tmp_path)
+    assert args.gradient_accumulation_steps == 3 and args.bf16 and not args.fp16
+    assert finetune.training_arguments(TOY, tmp_path).gradient_accumulation_steps == 1
