@@ -278,7 +278,7 @@ COURSE_QUESTIONS |= {
          "NSP needs human-labelled sentence pairs"),
         "B",
         "Liu et al. (2019) compared inputs with and without NSP and found removing it matched or helped; this chapter "
-        "shows a word-overlap feature alone solves much of NSP but none of sentence-order prediction. NSP works with "
+        "shows a word-overlap feature alone beats chance on NSP but not on sentence-order prediction. NSP works with "
         "any tokenizer (A), adds one small head to the same forward pass (C), and builds its labels from raw text, "
         "no annotation needed (D).",
         "06_pretrained_bert",
