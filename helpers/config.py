@@ -31,6 +31,9 @@ class Profile:
     w2v_epochs: int  # skip-gram passes over the corpus
     model_name: str  # pre-trained checkpoint for the Transformer chapters
     finetune_epochs: int
+    # 01 · tokenization
+    tokenizer_reviews: int | None  # training reviews the from-scratch WordPiece and Unigram trainers read
+    tokenizer_vocab_size: int  # their vocabulary size (and the reference trainers', to compare)
     # 06 pre-trained models and fine-tuning
     pretrain_sizes: tuple[int, ...]  # labelled reviews per point of the from-scratch vs pre-trained curves
     pretrain_max_len: int  # WordPiece tokens per review on those curves
@@ -63,6 +66,7 @@ PROFILES: dict[str, Profile] = {
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        tokenizer_reviews=100, tokenizer_vocab_size=600,
         # 06
         pretrain_sizes=(16, 32), pretrain_max_len=32, pretrain_epochs=1, lm_reviews=120, lm_vocab_size=600,
         lm_block_size=32, lm_steps=15, finetune_n_train=32, finetune_n_val=24, finetune_n_test=40, finetune_max_len=32,
@@ -77,6 +81,7 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        tokenizer_reviews=2_000, tokenizer_vocab_size=8_000,
         # 06
         pretrain_sizes=(32, 96, 288), pretrain_max_len=48, pretrain_epochs=2, lm_reviews=1_000,
         lm_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=480, finetune_n_val=200,
@@ -91,6 +96,7 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
         model_name="bert-base-uncased", finetune_epochs=3,
+        tokenizer_reviews=10_000, tokenizer_vocab_size=16_000,
         # 06
         pretrain_sizes=(100, 300, 1_000, 3_000, 10_000), pretrain_max_len=128, pretrain_epochs=3,
         lm_reviews=25_000, lm_vocab_size=8_000, lm_block_size=128, lm_steps=5_000, finetune_n_train=None,
