@@ -83,9 +83,9 @@ PROFILES: dict[str, Profile] = {
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         tokenizer_reviews=2_000, tokenizer_vocab_size=8_000,
         # 06
-        pretrain_sizes=(32, 96, 288), pretrain_max_len=48, pretrain_epochs=2, lm_reviews=1_000,
-        lm_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=480, finetune_n_val=200,
-        finetune_n_test=600, finetune_max_len=64, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
+        pretrain_sizes=(32, 96, 288), pretrain_max_len=48, pretrain_epochs=1, lm_reviews=1_000,
+        lm_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=160, finetune_n_val=200,
+        finetune_n_test=600, finetune_max_len=96, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
         bench_finetune_n_test=5_000, bench_finetune_max_len=256,
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
