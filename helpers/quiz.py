@@ -268,6 +268,49 @@ COURSE_QUESTIONS: dict[str, Question] = {
         "mask that the model builds itself, and special tokens are ordinary positions with mask 1.",
         "01_tokenization",
     ),
+    # 02 · Word embeddings
+    "02.1": Question(
+        "Skip-gram with negative sampling draws its noise words from the unigram distribution raised to the power "
+        "3/4. Compared with drawing them by raw frequency, what does the power do?",
+        ("It makes every word of the vocabulary equally likely to be drawn",
+         "It gives rare words a larger share of the noise and the most frequent words a smaller one",
+         "It keeps stop words such as 'the' out of the noise altogether",
+         "It turns the loss into a softmax over the whole vocabulary"),
+        "B",
+        "Raising counts to 3/4 flattens the distribution without making it uniform: 'the' is still drawn most "
+        "often, but less than its share of the text, and a word seen five times more than its share. A uniform draw "
+        "would be power 0 (A); frequent words are thinned, not removed (C); and the loss stays K + 1 logistic "
+        "regressions, which is the point of negative sampling (D).",
+        "02_word_embeddings",
+    ),
+    "02.2": Question(
+        "fastText gives the misspelling 'moviee' a vector close to 'movie', while skip-gram has no vector for it "
+        "at all. Why?",
+        ("fastText's vocabulary is larger, so it contains more misspellings",
+         "fastText corrects the spelling of each word before looking it up",
+         "A fastText vector is built from the word's hashed character n-grams, most of which 'moviee' shares "
+         "with 'movie'",
+         "fastText reads each word's letters with a small recurrent network"),
+        "C",
+        "'moviee' is <mo, mov, ovi, vie, ... : the same n-gram rows as 'movie' except those touching the end, so "
+        "the average of its rows lands near 'movie'. Nothing is looked up by spelling correction (B), no word "
+        "outside the training vocabulary gets a row of its own however large it is (A), and there is no "
+        "recurrent network, only a sum of hashed rows (D).",
+        "02_word_embeddings",
+    ),
+    "02.3": Question(
+        "In this chapter's skip-gram vectors, cos(good, bad) is much higher than cos(good, director). Why?",
+        ("Training has not converged; more epochs would push antonyms apart",
+         "Antonyms fill the same slots ('the acting was ...'), and the objective sees only the contexts of words",
+         "Subsampling removed most occurrences of sentiment words, so their vectors stayed random",
+         "'good' and 'bad' share character n-grams"),
+        "B",
+        "Skip-gram learns a vector that predicts a word's neighbours, and good and bad have nearly the same "
+        "neighbours. More training makes that clearer, not weaker (A); subsampling only thins very frequent words, "
+        "and random vectors would not be close to each other (C); skip-gram does not look at spelling, and 'good' "
+        "and 'bad' share no n-gram anyway (D).",
+        "02_word_embeddings",
+    ),
     # 08 · the sentiment pipeline
     "08.1": Question(
         "Temperature scaling divides a classifier's logits by one number T fitted on validation. What does it change?",
