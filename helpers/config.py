@@ -52,6 +52,23 @@ class Profile:
     lm_vocab_size: int
     lm_bptt: int  # steps per window of truncated back-propagation through time
     lm_epochs: int
+    # 06 pre-trained models and fine-tuning
+    pretrain_sizes: tuple[int, ...]  # labelled reviews per point of the from-scratch vs pre-trained curves
+    pretrain_max_len: int  # WordPiece tokens per review on those curves
+    pretrain_epochs: int  # passes over each point's reviews
+    lm_reviews: int  # reviews the tiny masked and causal LMs pre-train on
+    pretrain_vocab_size: int  # their WordPiece vocabulary, learned from those reviews
+    lm_block_size: int  # tokens per pre-training block
+    lm_steps: int  # optimizer steps of each tiny LM
+    finetune_n_train: int | None  # reviews each fine-tuning comparison trains on (None: all)
+    finetune_n_val: int | None  # validation reviews that compare them (None: all)
+    finetune_n_test: int | None  # test reviews that score the chosen model once (None: all)
+    finetune_max_len: int  # WordPiece tokens per review in those runs, [CLS] and [SEP] included
+    finetune_lr: float  # peak learning rate for fine-tuning `model_name`
+    bench_finetune_n_train: int | None  # finetune_minilm benchmark: training reviews
+    bench_finetune_n_val: int | None  # its validation reviews
+    bench_finetune_n_test: int | None  # its fixed, seeded sample of test reviews
+    bench_finetune_max_len: int  # its tokens per review
     # 08 · the sentiment pipeline
     pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
     pipeline_max_len: int  # its tokens per review, head+tail
@@ -73,6 +90,11 @@ PROFILES: dict[str, Profile] = {
         nbow_epochs=1, nbow_batch_size=64, ngram_max_len=None, ngram_vocab_size=5_000,
         bilstm_epochs=1, sgns_epochs=1, compare_n_train=120, compare_epochs=1,
         lm_n_train=120, lm_n_val=None, lm_vocab_size=1_000, lm_bptt=16, lm_epochs=1,
+        # 06
+        pretrain_sizes=(16, 32), pretrain_max_len=32, pretrain_epochs=1, lm_reviews=120, pretrain_vocab_size=600,
+        lm_block_size=32, lm_steps=15, finetune_n_train=32, finetune_n_val=24, finetune_n_test=40, finetune_max_len=32,
+        finetune_lr=1e-4, bench_finetune_n_train=64, bench_finetune_n_val=40, bench_finetune_n_test=80,
+        bench_finetune_max_len=64,
         # 08
         pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
     ),
@@ -88,6 +110,11 @@ PROFILES: dict[str, Profile] = {
         nbow_epochs=3, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=300_000,
         bilstm_epochs=2, sgns_epochs=1, compare_n_train=2_500, compare_epochs=2,
         lm_n_train=2_000, lm_n_val=500, lm_vocab_size=10_000, lm_bptt=35, lm_epochs=1,
+        # 06
+        pretrain_sizes=(32, 96, 288), pretrain_max_len=48, pretrain_epochs=1, lm_reviews=1_000,
+        pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=160, finetune_n_val=200,
+        finetune_n_test=600, finetune_max_len=96, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
+        bench_finetune_n_test=5_000, bench_finetune_max_len=256,
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
     ),
@@ -103,6 +130,11 @@ PROFILES: dict[str, Profile] = {
         nbow_epochs=5, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=1_000_000,
         bilstm_epochs=6, sgns_epochs=3, compare_n_train=None, compare_epochs=6,
         lm_n_train=None, lm_n_val=None, lm_vocab_size=30_000, lm_bptt=70, lm_epochs=3,
+        # 06
+        pretrain_sizes=(100, 300, 1_000, 3_000, 10_000), pretrain_max_len=128, pretrain_epochs=3,
+        lm_reviews=25_000, pretrain_vocab_size=8_000, lm_block_size=128, lm_steps=5_000, finetune_n_train=None,
+        finetune_n_val=None, finetune_n_test=None, finetune_max_len=512, finetune_lr=3e-5, bench_finetune_n_train=None,
+        bench_finetune_n_val=None, bench_finetune_n_test=None, bench_finetune_max_len=512,
         # 08
         pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
     ),

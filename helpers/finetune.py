@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -39,10 +40,12 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModel, AutoTokenizer, get_scheduler
+from transformers import (AutoConfig, AutoModel, AutoTokenizer, DataCollatorWithPadding, PrinterCallback, Trainer,
+                          TrainerCallback, TrainingArguments, get_scheduler)
+from transformers.modeling_outputs import SequenceClassifierOutput
 
 from helpers import config as course_config
-from helpers import data, models, training
+from helpers import bench, data, models, training
 from helpers.classifiers import make_loader
 
 TRUNCATIONS = ("head", "tail", "head+tail")
@@ -187,13 +190,15 @@ class SentimentClassifier(nn.Module):
 
     BERT's own `BertForSequenceClassification` reads [CLS] through the pooler (a dense + tanh layer trained for
     next-sentence prediction); here the head reads the encoder's last hidden states directly, so [CLS] and mean
-    pooling differ in nothing but the pooling.
+    pooling differ in nothing but the pooling. The encoder's pooler, unused, is dropped.
     """
 
     def __init__(self, encoder: nn.Module, num_labels: int = 2, pooling: str = "cls", dropout: float = 0.1):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"Unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}.")
+        if getattr(encoder, "pooler", None) is not None:
+            encoder.pooler = None  # BERT-style encoders skip a missing pooler; it would only cost compute
         self.encoder, self.pooling = encoder, pooling
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, num_labels)
@@ -275,6 +280,15 @@ class History:
     def best(self) -> dict:
         """The epoch with the highest validation accuracy (the one `fit` keeps)."""
         return max(self.epochs, key=lambda row: row["val_accuracy"])
+
+
+def warmup_steps(config: FinetuneConfig, total_steps: int) -> int:
+    """Optimizer steps of warmup: the fraction `config.warmup` of all steps, rounded up (as the Trainer does).
+
+    >>> warmup_steps(FinetuneConfig(warmup=0.1), 25)
+    3
+    """
+    return math.ceil(config.warmup * total_steps)
 
 
 def set_trainable(model: SentimentClassifier, freeze_encoder: bool) -> None:
@@ -368,7 +382,7 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.lr)
     steps_per_epoch = -(-len(train_batches) // config.accumulation)
     total = config.epochs * steps_per_epoch
-    scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=round(config.warmup * total),
+    scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=warmup_steps(config, total),
                               num_training_steps=total)
     trainable = [p for p in model.parameters() if p.requires_grad]
     autocast, scaler = mixed_precision(config.precision, device)
@@ -448,11 +462,13 @@ class FineTuned:
         return [truncate_review(ids, self.config.max_len, self.config.truncation, t.cls_token_id, t.sep_token_id)
                 for ids in encode(t, texts)]
 
-    def batches(self, texts: Sequence[str], labels: Sequence[int] | None = None) -> DataLoader:
-        """Batches in the order of `texts` (pass labels to score)."""
+    def batches(self, texts: Sequence[str], labels: Sequence[int] | None = None, train: bool = False) -> DataLoader:
+        """Batches of `eval_batch_size` in the order of `texts` (pass labels to score them); with `train=True`,
+        shuffled batches of `batch_size` that group reviews of similar length, a new order each epoch."""
         labels = list(labels) if labels is not None else [0] * len(texts)
-        return make_loader(self.inputs(texts), labels, self.config.eval_batch_size,
-                           collate_padded(self.tokenizer.pad_token_id))
+        size = self.config.batch_size if train else self.config.eval_batch_size
+        return make_loader(self.inputs(texts), labels, size, collate_padded(self.tokenizer.pad_token_id),
+                           shuffle=train, seed=self.config.seed)
 
     def predict_proba(self, texts: Sequence[str]) -> torch.Tensor:
         """(len(texts), num_labels) class probabilities, in batches, in the order of `texts`."""
@@ -560,8 +576,7 @@ def train_classifier(train: Dataset, val: Dataset, config: FinetuneConfig, model
     tokenizer, model = build_classifier(model_name, config, pretrained=pretrained, verbose=progress)
     start = time.perf_counter()
     framed = FineTuned(model, tokenizer, config, History(), 0.0, model_name)
-    train_batches = make_loader(framed.inputs(list(train["text"])), list(train["label"]), config.batch_size,
-                                collate_padded(tokenizer.pad_token_id), shuffle=True, seed=config.seed)
+    train_batches = framed.batches(list(train["text"]), list(train["label"]), train=True)
     val_batches = framed.batches(list(val["text"]), list(val["label"]))
     framed.history = fit(model, train_batches, val_batches, config, progress=progress)
     framed.train_seconds = time.perf_counter() - start
@@ -569,3 +584,115 @@ def train_classifier(train: Dataset, val: Dataset, config: FinetuneConfig, model
     if folder is not None:
         framed.save(folder)
     return framed
+
+
+# --- The same run with the Hugging Face Trainer -------------------------------------------------------------
+
+
+class WithLoss(nn.Module):
+    """The contract the `Trainer` expects: called with `labels`, a model returns its loss beside its logits."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                labels: torch.Tensor | None = None) -> SequenceClassifierOutput:
+        logits = self.model(input_ids, attention_mask)  # (B, num_labels)
+        loss = None if labels is None else nn.functional.cross_entropy(logits, labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+class TrainerProgress(TrainerCallback):
+    """One progress bar for a Trainer run, with the latest loss; nothing printed between its redraws."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar = tqdm(total=state.max_steps, desc="Trainer", unit="step", leave=True)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        shown = {k: f"{v:.3g}" for k, v in (logs or {}).items() if k in ("loss", "eval_accuracy")}
+        if shown:
+            self.bar.set_postfix(shown)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.bar.close()
+
+
+def training_arguments(config: FinetuneConfig, output_dir: str | os.PathLike, logging_steps: int = 50
+                       ) -> TrainingArguments:
+    """`FinetuneConfig` in the Trainer's words: the same optimizer, schedule, clipping, batches and seed."""
+    return TrainingArguments(
+        output_dir=str(output_dir), learning_rate=config.lr, num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
+        warmup_steps=config.warmup, lr_scheduler_type=config.schedule, weight_decay=config.weight_decay,
+        max_grad_norm=config.clip_norm or 0.0, seed=config.seed, gradient_accumulation_steps=config.accumulation,
+        bf16=config.precision == "bf16", fp16=config.precision == "fp16",
+        use_cpu=course_config.get_device().type == "cpu",  # without it, bf16 on a CPU is refused
+        train_sampling_strategy="group_by_length",  # reviews of similar length together, as `classifiers.make_loader` does
+        eval_strategy="epoch", save_strategy="no", logging_strategy="steps", logging_steps=logging_steps,
+        report_to="none", disable_tqdm=True,  # TrainerProgress draws the one bar
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinned memory only helps copies to a GPU
+    )
+
+
+def trainer_fit(model: SentimentClassifier, tokenizer, train: Dataset, val: Dataset, config: FinetuneConfig,
+                logging_steps: int = 50, progress: bool = True) -> History:
+    """Fine-tune `model` in place with the Hugging Face `Trainer`, on the same settings as `fit`.
+
+    The reviews are truncated as `fit` gets them; `DataCollatorWithPadding` pads each batch. Returns the
+    Trainer's log as a `History`: loss and learning rate every `logging_steps` steps, accuracy every epoch.
+    """
+    framed = FineTuned(model, tokenizer, config, History(), 0.0, "")
+
+    def as_dataset(ds: Dataset) -> Dataset:
+        return Dataset.from_dict({"input_ids": framed.inputs(list(ds["text"])), "label": list(ds["label"])})
+
+    def accuracy(prediction) -> dict[str, float]:
+        return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
+
+    with tempfile.TemporaryDirectory() as output_dir:  # save_strategy="no": nothing is kept there
+        trainer = Trainer(model=WithLoss(model), args=training_arguments(config, output_dir, logging_steps),
+                          train_dataset=as_dataset(train), eval_dataset=as_dataset(val),
+                          data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
+        trainer.remove_callback(PrinterCallback)
+        if progress:
+            trainer.add_callback(TrainerProgress)
+        trainer.train()
+    log = trainer.state.log_history
+    return History(
+        epochs=[{"epoch": round(row["epoch"]), "val_loss": row["eval_loss"], "val_accuracy": row["eval_accuracy"],
+                 "seconds": row["eval_runtime"]} for row in log if "eval_accuracy" in row],
+        steps=[{"step": row["step"], "loss": row["loss"], "lr": row["learning_rate"]} for row in log if "loss" in row])
+
+
+# --- Benchmark ---------------------------------------------------------------------------------------------
+
+BENCH_CONFIG = FinetuneConfig(lr=1e-4, epochs=1, batch_size=16, truncation="head+tail", pooling="mean", warmup=0.1)
+
+
+def checkpoint_name(name: str) -> str:
+    """What `name` loads, in a few words: "bert-base-uncased", or offline "all-MiniLM-L6-v2 (for bert-base-uncased)"."""
+    source, _ = models.resolve_checkpoint(name)
+    if source == name or name == models.OFFLINE_MODEL:
+        return Path(name).name
+    return f"{Path(models.OFFLINE_MODEL).name} (for {name})"
+
+
+@bench.register("finetune_minilm", "pre-trained encoder fine-tuned end to end: mean pooling, head+tail truncation")
+def _bench_finetune(train: Dataset, val: Dataset, test: Dataset, profile: course_config.Profile) -> dict:
+    """Chapter 06's fine-tuning at the profile's sizes, scored once on a fixed, seeded sample of test."""
+    config = dataclasses.replace(BENCH_CONFIG, epochs=profile.finetune_epochs, lr=profile.finetune_lr,
+                                 max_len=profile.bench_finetune_max_len)
+    train = data.subsample(train, profile.bench_finetune_n_train, seed=0)
+    val = data.subsample(val, profile.bench_finetune_n_val, seed=0)
+    test = data.subsample(test, profile.bench_finetune_n_test, seed=0)
+    trained = train_classifier(train, val, config, model_name=profile.model_name)
+    checkpoint = checkpoint_name(profile.model_name)
+    return {"test_accuracy": trained.accuracy(test), "val_accuracy": trained.history.best["val_accuracy"],
+            "train_seconds": trained.train_seconds, "n_train": len(train), "n_val": len(val), "n_test": len(test),
+            "description": f"{checkpoint} fine-tuned {config.epochs} epoch(s): {config.truncation} to "
+                           f"{config.max_len} tokens, {config.pooling} pooling, lr {config.lr:g} with warmup",
+            "params": dataclasses.asdict(config) | {"model": models.resolve_checkpoint(profile.model_name)[1]}}

@@ -396,6 +396,53 @@ COURSE_QUESTIONS: dict[str, Question] = {
     ),
 }
 
+# 06 pre-trained models and fine-tuning
+COURSE_QUESTIONS |= {
+    "06.1": Question(
+        "BERT chooses 15% of the tokens for prediction. Why does it turn only 80% of the chosen ones into [MASK] "
+        "and leave 10% unchanged?",
+        ("To make pre-training cheaper",
+         "So that the input does not give away which tokens will be asked about, and the model keeps useful "
+         "vectors for real tokens, the only kind it sees when fine-tuned",
+         "Because subword tokens cannot be masked",
+         "To keep the [MASK] embedding from overfitting"),
+        "B",
+        "If every chosen token became [MASK], the model could learn to do its work only at [MASK] positions, and "
+        "[MASK] never appears in fine-tuning or use; unchanged and random tokens force it to represent every token "
+        "well. It costs the same compute (A is wrong), subwords are masked like any token (C), and the [MASK] "
+        "embedding is one vector among 30,522, not the concern (D).",
+        "06_pretrained_bert",
+    ),
+    "06.2": Question(
+        "Why did RoBERTa drop BERT's next-sentence prediction (NSP) task?",
+        ("NSP cannot be computed with a byte-level BPE vocabulary",
+         "Without it, downstream results matched or improved: a random sentence from another document usually "
+         "changes topic, so NSP is mostly solved by topic matching and teaches little about coherence",
+         "NSP doubled the cost of pre-training",
+         "NSP needs human-labelled sentence pairs"),
+        "B",
+        "Liu et al. (2019) compared inputs with and without NSP and found removing it matched or helped; this chapter "
+        "shows a word-overlap feature alone beats chance on NSP but not on sentence-order prediction. NSP works with "
+        "any tokenizer (A), adds one small head to the same forward pass (C), and builds its labels from raw text, "
+        "no annotation needed (D).",
+        "06_pretrained_bert",
+    ),
+    "06.3": Question(
+        "What does learning-rate warmup protect against when fine-tuning a pre-trained model?",
+        ("Overfitting in the last epoch",
+         "Vanishing gradients in the lower layers",
+         "Large, badly aimed updates in the first steps, while the new head is random and Adam's statistics rest "
+         "on a few batches, which can wreck the pre-trained weights",
+         "Slow steps: each warmup step costs less compute"),
+        "C",
+        "Warmup raises the learning rate from 0 over the first steps, so the early updates, driven by a random head "
+        "and noisy optimizer statistics, stay small. Overfitting is addressed by decay, early stopping or fewer "
+        "epochs (A); residual connections and layer norm, not the schedule, keep gradients flowing (B); and every "
+        "step costs the same whatever its learning rate (D).",
+        "06_pretrained_bert",
+    ),
+}
+
 LETTERS = "ABCD"
 QuestionId = int | str
 

@@ -1,4 +1,5 @@
 import dataclasses
+import math
 import random
 
 import pytest
@@ -146,7 +147,7 @@ def test_fine_tuning_learns_the_toy_task(trained):
 def test_learning_rate_warms_up_linearly_then_decays_to_zero(trained):
     lrs = [row["lr"] for row in trained.history.steps]
     steps = len(lrs)  # 4 epochs of 12 batches
-    warmup = round(0.1 * steps)
+    warmup = math.ceil(0.1 * steps)
     assert steps == 48 and lrs[0] == 0.0
     assert lrs[warmup] == pytest.approx(TOY.lr)
     assert all(a < b for a, b in zip(lrs[:warmup], lrs[1:warmup + 1]))
@@ -159,7 +160,7 @@ def test_a_frozen_encoder_does_not_move_but_the_head_does(checkpoint):
     tokenizer, model = finetune.build_classifier(checkpoint, config, verbose=False)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     batches = finetune.FineTuned(model, tokenizer, config, finetune.History(), 0, checkpoint).batches(
-        toy_reviews(32, 0)["text"], toy_reviews(32, 0)["label"])
+        toy_reviews(32, 0)["text"], toy_reviews(32, 0)["label"], train=True)
     finetune.fit(model, batches, batches, config, progress=False)
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
@@ -180,7 +181,7 @@ def test_clipping_bounds_the_gradient_the_optimizer_sees(checkpoint, monkeypatch
         config = dataclasses.replace(TOY, clip_norm=clip, epochs=1)
         tokenizer, model = finetune.build_classifier(checkpoint, config, verbose=False)
         batches = finetune.FineTuned(model, tokenizer, config, finetune.History(), 0, checkpoint).batches(
-            toy_reviews(16, 0)["text"], toy_reviews(16, 0)["label"])
+            toy_reviews(16, 0)["text"], toy_reviews(16, 0)["label"], train=True)
         finetune.fit(model, batches, batches, config, progress=False)
     assert norms[0] <= 1e-3 * (1 + 1e-4) < norms[1]
 
@@ -245,6 +246,11 @@ def test_a_cached_run_is_loaded_instead_of_retrained(checkpoint, tmp_path, monke
     assert len(keys) == 4
 
 
+def test_the_unused_pooler_is_dropped(checkpoint):
+    _, model = finetune.build_classifier(checkpoint, TOY, verbose=False)
+    assert model.encoder.pooler is None and not any("pooler" in name for name, _ in model.named_parameters())
+
+
 def test_from_scratch_has_the_same_shape_and_different_weights(checkpoint):
     _, pretrained = finetune.build_classifier(checkpoint, TOY, verbose=False)
     _, scratch = finetune.build_classifier(checkpoint, TOY, pretrained=False, verbose=False)
@@ -252,3 +258,33 @@ def test_from_scratch_has_the_same_shape_and_different_weights(checkpoint):
     assert shapes == {k: v.shape for k, v in scratch.state_dict().items()}
     emb = "encoder.embeddings.word_embeddings.weight"
     assert not torch.equal(pretrained.state_dict()[emb], scratch.state_dict()[emb])
+
+
+def test_the_trainer_runs_the_same_schedule_and_learns_the_same_task(checkpoint, trained, capsys):
+    tokenizer, model = finetune.build_classifier(checkpoint, TOY, verbose=False)
+    history = finetune.trainer_fit(model, tokenizer, toy_reviews(192, 0), toy_reviews(64, 1), TOY, logging_steps=1)
+    assert [row["lr"] for row in history.steps] == pytest.approx([row["lr"] for row in trained.history.steps])
+    assert [row["epoch"] for row in history.epochs] == [1, 2, 3, 4]
+    assert history.best["val_accuracy"] >= 0.9
+    out = capsys.readouterr()
+    assert "{" not in out.out, "the Trainer's log dicts are not printed"
+
+
+def test_the_benchmark_scores_its_own_fixed_test_sample(monkeypatch, checkpoint):
+    from helpers import bench, config
+
+    smoke = dataclasses.replace(config.get_profile("smoke"), model_name=checkpoint, finetune_lr=3e-3,
+                                bench_finetune_n_train=64, bench_finetune_n_val=16, bench_finetune_n_test=48)
+    monkeypatch.setitem(config.PROFILES, "smoke", smoke)
+    [row] = bench.run("finetune_minilm", profile_name="smoke")
+    assert (row["n_train"], row["n_val"], row["n_test"]) == (64, 16, 48), "the sizes actually used"
+    assert 0 <= row["test_accuracy"] <= 1 and row["train_seconds"] > 0
+    assert row["params"]["pooling"] == "mean" and row["params"]["truncation"] == "head+tail"
+    assert "fine-tuned" in row["description"]
+
+
+def test_the_trainer_gets_the_switches_chapter_08_added(tmp_path):
+    config = dataclasses.replace(TOY, accumulation=3, precision="bf16")
+    args = finetune.training_arguments(config, tmp_path)
+    assert args.gradient_accumulation_steps == 3 and args.bf16 and not args.fp16
+    assert finetune.training_arguments(TOY, tmp_path).gradient_accumulation_steps == 1
