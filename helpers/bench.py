@@ -267,4 +267,8 @@ def main(argv: list[str] | None = None) -> None:
             record(rows, args.record, args.readme)
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    # `python -m helpers.bench` runs this file as `__main__`, a second copy of the module whose REGISTRY the
+    # chapters' modules never see (they register into `helpers.bench`): hand over to that copy.
+    from helpers import bench
+
+    bench.main(sys.argv[1:])
