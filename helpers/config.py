@@ -31,6 +31,13 @@ class Profile:
     w2v_epochs: int  # skip-gram passes over the corpus
     model_name: str  # pre-trained checkpoint for the Transformer chapters
     finetune_epochs: int
+    # 07
+    attention_lengths: tuple[int, ...]  # sequence lengths of the attention time and memory sweep
+    xl_steps: int  # training steps of the small Transformer-XL
+    long_n_train: int  # reviews that fine-tune the classifier whose truncations are compared
+    long_max_len: int  # tokens that classifier reads ([CLS] and [SEP] included): what truncation cuts to
+    long_n_eval: int  # long validation reviews and long test reviews each way of reading is scored on
+    long_read_len: int  # tokens the Longformer version of the classifier reads
 
 
 PROFILES: dict[str, Profile] = {
@@ -40,6 +47,8 @@ PROFILES: dict[str, Profile] = {
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        attention_lengths=(256, 512, 1024), xl_steps=25, long_n_train=64, long_max_len=128, long_n_eval=16,
+        long_read_len=512,
     ),
     "cpu": Profile(
         name="cpu",
@@ -47,6 +56,8 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=300, long_n_train=2_000, long_max_len=256,
+        long_n_eval=400, long_read_len=2_048,
     ),
     "full": Profile(
         name="full",
@@ -54,6 +65,8 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
         model_name="bert-base-uncased", finetune_epochs=3,
+        attention_lengths=(512, 1024, 2048, 4096, 8192, 16384), xl_steps=1_000, long_n_train=10_000,
+        long_max_len=512, long_n_eval=2_000, long_read_len=4_096,
     ),
 }
 
