@@ -31,12 +31,16 @@ def wordpiece_lengths(tokenizer, texts: Sequence[str]) -> np.ndarray:
 
 
 def longer_than(ds: Dataset, tokenizer, max_len: int, n: int | None = None, seed: int = 0) -> Dataset:
-    """The reviews of `ds` that a model of `max_len` tokens cannot read whole ([CLS] and [SEP] included);
-    at most `n` of them, drawn at random."""
-    long = np.flatnonzero(wordpiece_lengths(tokenizer, ds["text"]) > max_len)
-    if n is not None and n < len(long):
-        long = np.sort(np.random.default_rng(seed).choice(long, n, replace=False))
-    return ds.select(long)
+    """The reviews of `ds` that a model of `max_len` tokens cannot read whole ([CLS] and [SEP] included):
+    all of them, or `n` drawn at random (reviews are tokenized only until n are found)."""
+    order = np.random.default_rng(seed).permutation(len(ds))
+    picked: list[int] = []
+    for start in range(0, len(ds), 1_000):
+        block = order[start:start + 1_000]
+        picked += block[wordpiece_lengths(tokenizer, ds.select(block)["text"]) > max_len].tolist()
+        if n is not None and len(picked) >= n:
+            break
+    return ds.select(sorted(picked[:n]))
 
 
 def with_truncation(classifier: finetune.FineTuned, strategy: str) -> finetune.FineTuned:

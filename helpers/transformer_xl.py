@@ -14,6 +14,7 @@ import math
 
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 
 def sinusoid(positions: Tensor, dim: int) -> Tensor:
@@ -141,7 +142,7 @@ class TransformerXL(nn.Module):
         return [self.embed.weight.new_zeros(batch_size, 0, self.d_model) for _ in self.layers]
 
     def forward(self, tokens: Tensor, memory: list[Tensor] | None = None) -> tuple[Tensor, list[Tensor]]:
-        h = self.embed(tokens) * math.sqrt(self.d_model)  # (B, T, d)
+        h = self.embed(tokens)  # (B, T, d): entries of size about 1 (nn.Embedding draws N(0, 1))
         memory = self.empty_memory(tokens.size(0)) if memory is None else memory
         new_memory = []
         for layer, past in zip(self.layers, memory):
@@ -194,14 +195,16 @@ def _inputs_and_targets(stream: Tensor, n_segments: int) -> tuple[Tensor, Tensor
 
 
 def train_periodic(model: TransformerXL, steps: int, batch_size: int = 32, n_segments: int = 4,
-                   seg_len: int = 16, period: int = 24, lr: float = 3e-3, seed: int = 0) -> list[float]:
+                   seg_len: int = 8, period: int = 12, lr: float = 1e-3, seed: int = 0,
+                   progress: bool = True) -> list[float]:
     """Train next-token prediction on periodic streams, segment by segment with the memory carried; the
     mean loss of each step."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     model.train()
-    for _ in range(steps):
+    bar = tqdm(range(steps), desc=f"Transformer-XL, memory {model.mem_len}", leave=True, disable=not progress)
+    for _ in bar:
         stream = periodic_streams(batch_size, n_segments * seg_len + 1, period, model.embed.num_embeddings,
                                   generator)
         inputs, targets = _inputs_and_targets(stream, n_segments)  # (B, S, T) each
@@ -214,11 +217,12 @@ def train_periodic(model: TransformerXL, steps: int, batch_size: int = 32, n_seg
             optimizer.step()
             total += loss.item()
         losses.append(total / n_segments)
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
     return losses
 
 
-def periodic_accuracy(model: TransformerXL, n_streams: int = 256, n_segments: int = 4, seg_len: int = 16,
-                      period: int = 24, seed: int = 1) -> float:
+def periodic_accuracy(model: TransformerXL, n_streams: int = 256, n_segments: int = 4, seg_len: int = 8,
+                      period: int = 12, seed: int = 1) -> float:
     """Next-token accuracy on the predictable targets (those at least `period` into the stream)."""
     generator = torch.Generator().manual_seed(seed)
     vocab_size = model.embed.num_embeddings
