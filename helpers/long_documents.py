@@ -137,5 +137,7 @@ def to_longformer(classifier: finetune.FineTuned, max_len: int, window: int = 51
     model = finetune.SentimentClassifier(encoder, head.out_features, classifier.config.pooling)
     model.head.load_state_dict(head.state_dict())
     model.to(next(classifier.model.parameters()).device).eval()
-    config = dataclasses.replace(classifier.config, max_len=max_len)
+    # Batches of about as many tokens as before: a batch of 64 reviews at 2,048 tokens would take gigabytes.
+    batch_size = max(1, classifier.config.eval_batch_size * classifier.config.max_len // max_len)
+    config = dataclasses.replace(classifier.config, max_len=max_len, eval_batch_size=batch_size)
     return dataclasses.replace(classifier, model=model, config=config)

@@ -214,9 +214,9 @@ COURSE_QUESTIONS |= {
          "Full attention: the short input switched the model's attention type for good"),
         "D",
         "Inputs of (5 + 2 * 3) * 64 = 704 tokens or fewer cannot use the sparse pattern, so the model logs a "
-        "warning and calls set_attention_type('original_full'), which changes its config and every layer and "
-        "is not undone. Inputs are padded to a multiple of the block size (64), not of 704, and nothing "
-        "fails.",
+        "warning and calls set_attention_type('original_full'), which swaps every layer's attention for full "
+        "attention and is never undone (while model.config still says block_sparse). Inputs are padded to a "
+        "multiple of the block size (64), not of 704, and nothing fails.",
         "07_long_documents",
     ),
 }

@@ -70,6 +70,8 @@ def test_the_longformer_version_equals_the_original_where_its_window_covers_the_
 
 def test_the_longformer_version_reads_past_the_learned_positions(classifier):
     long = long_documents.to_longformer(classifier, max_len=300, window=16)
+    assert long.config.eval_batch_size * 300 <= classifier.config.eval_batch_size * 32 or \
+        long.config.eval_batch_size == 1, "batches of about as many tokens as before, not 10x more"
     text = review(400, 6)
     assert len(long.inputs([text])[0]) == 300 > classifier.model.encoder.config.max_position_embeddings
     proba = long.predict_proba([text])
