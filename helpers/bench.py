@@ -49,7 +49,8 @@ class Benchmark:
 
 REGISTRY: dict[str, Benchmark] = {}
 # Modules whose import registers benchmarks; a chapter that adds a benchmark adds its module here.
-BENCHMARK_MODULES: tuple[str, ...] = ("helpers.baselines", "helpers.classifiers", "helpers.long_attention")
+BENCHMARK_MODULES: tuple[str, ...] = ("helpers.baselines", "helpers.classifiers", "helpers.finetune",
+                                      "helpers.ensemble", "helpers.long_attention")
 
 
 def register(name: str, description: str, *, imdb: bool = True, key: Sequence[str] = (),
@@ -269,8 +270,8 @@ def main(argv: list[str] | None = None) -> None:
             record(rows, args.record, args.readme)
 
 if __name__ == "__main__":
-    # `python -m helpers.bench` runs this file as `__main__`, a second copy of the module whose REGISTRY the
-    # chapters' modules never see (they register into `helpers.bench`): hand over to that copy.
+    # Run as `python -m helpers.bench`, this file is __main__, a second copy of the module: the chapters'
+    # modules register into helpers.bench's REGISTRY, so main must be that module's.
     from helpers import bench
 
     bench.main(sys.argv[1:])

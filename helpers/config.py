@@ -38,6 +38,12 @@ class Profile:
     long_max_len: int  # tokens that classifier reads ([CLS] and [SEP] included): what truncation cuts to
     long_n_eval: int  # long validation reviews and long test reviews each way of reading is scored on
     long_read_len: int  # tokens the Longformer version of the classifier reads
+    # 08 · the sentiment pipeline
+    pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
+    pipeline_max_len: int  # its tokens per review, head+tail
+    pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
+    ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
+    ablation_max_len: int
 
 
 PROFILES: dict[str, Profile] = {
@@ -49,6 +55,8 @@ PROFILES: dict[str, Profile] = {
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         attention_lengths=(256, 512, 1024), xl_steps=25, long_n_train=64, long_max_len=128, long_n_eval=16,
         long_read_len=512,
+        # 08
+        pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
     ),
     "cpu": Profile(
         name="cpu",
@@ -58,6 +66,8 @@ PROFILES: dict[str, Profile] = {
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=300, long_n_train=2_000, long_max_len=256,
         long_n_eval=400, long_read_len=2_048,
+        # 08
+        pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
     ),
     "full": Profile(
         name="full",
@@ -67,6 +77,8 @@ PROFILES: dict[str, Profile] = {
         model_name="bert-base-uncased", finetune_epochs=3,
         attention_lengths=(512, 1024, 2048, 4096, 8192, 16384), xl_steps=1_000, long_n_train=10_000,
         long_max_len=512, long_n_eval=2_000, long_read_len=4_096,
+        # 08
+        pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
     ),
 }
 
