@@ -299,8 +299,8 @@ COURSE_QUESTIONS |= {
         "D",
         "Inputs of (5 + 2 * 3) * 64 = 704 tokens or fewer cannot use the sparse pattern, so the model logs a "
         "warning and calls set_attention_type('original_full'), which swaps every layer's attention for full "
-        "attention and is never undone (while model.config still says block_sparse). Inputs are padded to a "
-        "multiple of the block size (64), not of 704, and nothing fails.",
+        "attention until you call set_attention_type('block_sparse') yourself (model.config still says "
+        "block_sparse). Inputs are padded to a multiple of the block size (64), not of 704, and nothing fails.",
         "07_long_documents",
     ),
 }
