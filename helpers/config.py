@@ -64,7 +64,7 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
-        attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=2_000, long_max_len=128,
+        attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=400, long_max_len=128,
         long_n_eval=200, long_read_len=1_024,
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
