@@ -38,6 +38,20 @@ class Profile:
     # 01 · tokenization
     tokenizer_reviews: int | None  # training reviews the from-scratch WordPiece and Unigram trainers read
     tokenizer_vocab_size: int  # their vocabulary size (and the reference trainers', to compare)
+    # 03 · recurrent networks (the classifiers and the language model)
+    nbow_epochs: int  # the bag of n-grams: passes over the training data
+    nbow_batch_size: int
+    ngram_max_len: int | None  # words of each review the bag of n-grams reads (None: all of them)
+    ngram_vocab_size: int  # uni+bigram features the bag of n-grams keeps, most frequent first
+    bilstm_epochs: int
+    sgns_epochs: int  # skip-gram passes that pretrain the BiLSTM's embeddings
+    compare_n_train: int | None  # training reviews for 03's comparison of embedding initializations
+    compare_epochs: int  # BiLSTM passes in that comparison
+    lm_n_train: int | None  # training reviews the language model reads
+    lm_n_val: int | None  # validation reviews its held-out perplexity is measured on
+    lm_vocab_size: int
+    lm_bptt: int  # steps per window of truncated back-propagation through time
+    lm_epochs: int
     # 07
     attention_lengths: tuple[int, ...]  # sequence lengths of the attention time and memory sweep
     xl_steps: int  # training steps of the small Transformer-XL
@@ -62,6 +76,11 @@ PROFILES: dict[str, Profile] = {
         embedding_reviews=None, glove_epochs=5, fasttext_tokens=20_000,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         tokenizer_reviews=100, tokenizer_vocab_size=600,
+        # 03
+        nbow_epochs=1, nbow_batch_size=64, ngram_max_len=None, ngram_vocab_size=5_000,
+        bilstm_epochs=1, sgns_epochs=1, compare_n_train=120, compare_epochs=1,
+        lm_n_train=120, lm_n_val=None, lm_vocab_size=1_000, lm_bptt=16, lm_epochs=1,
+        # 07
         attention_lengths=(256, 512, 1024), xl_steps=25, long_n_train=64, long_max_len=128, long_n_eval=16,
         long_read_len=512,
         # 08
@@ -75,6 +94,11 @@ PROFILES: dict[str, Profile] = {
         embedding_reviews=4_000, glove_epochs=20, fasttext_tokens=200_000,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         tokenizer_reviews=2_000, tokenizer_vocab_size=8_000,
+        # 03
+        nbow_epochs=3, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=300_000,
+        bilstm_epochs=2, sgns_epochs=1, compare_n_train=2_500, compare_epochs=2,
+        lm_n_train=2_000, lm_n_val=500, lm_vocab_size=10_000, lm_bptt=35, lm_epochs=1,
+        # 07
         attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=400, long_max_len=128,
         long_n_eval=200, long_read_len=1_024,
         # 08
@@ -88,6 +112,11 @@ PROFILES: dict[str, Profile] = {
         embedding_reviews=None, glove_epochs=50, fasttext_tokens=None,
         model_name="bert-base-uncased", finetune_epochs=3,
         tokenizer_reviews=10_000, tokenizer_vocab_size=16_000,
+        # 03
+        nbow_epochs=5, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=1_000_000,
+        bilstm_epochs=6, sgns_epochs=3, compare_n_train=None, compare_epochs=6,
+        lm_n_train=None, lm_n_val=None, lm_vocab_size=30_000, lm_bptt=70, lm_epochs=3,
+        # 07
         attention_lengths=(512, 1024, 2048, 4096, 8192, 16384), xl_steps=1_000, long_n_train=10_000,
         long_max_len=512, long_n_eval=2_000, long_read_len=4_096,
         # 08

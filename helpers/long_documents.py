@@ -22,7 +22,7 @@ from transformers import BertModel, LongformerConfig, LongformerModel
 from transformers.modeling_outputs import BaseModelOutput
 
 from helpers import finetune, training
-from helpers.classifiers import Batches
+from helpers.classifiers import make_loader
 
 
 def wordpiece_lengths(tokenizer, texts: Sequence[str]) -> np.ndarray:
@@ -64,8 +64,8 @@ def chunk_and_pool_proba(classifier: finetune.FineTuned, texts: Sequence[str],
         windows += chunks
         owner += [i] * len(chunks)
     order = sorted(range(len(windows)), key=lambda i: len(windows[i]))  # similar lengths share a batch
-    batches = Batches([windows[i] for i in order], [0] * len(windows), classifier.config.eval_batch_size,
-                      lambda s, y: finetune.pad_batch(s, y, t.pad_token_id))
+    batches = make_loader([windows[i] for i in order], [0] * len(windows), classifier.config.eval_batch_size,
+                          finetune.collate_padded(t.pad_token_id))
     device = next(classifier.model.parameters()).device
     log_proba = training.predict_proba(classifier.model, batches, device).log()  # (windows, C), sorted
     log_proba = log_proba[torch.argsort(torch.tensor(order))]  # back to window order

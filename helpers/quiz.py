@@ -311,6 +311,57 @@ COURSE_QUESTIONS: dict[str, Question] = {
         "and 'bad' share no n-gram anyway (D).",
         "02_word_embeddings",
     ),
+    # 03 · recurrent networks
+    "03.1": Question(
+        "A language model is trained with truncated back-propagation through time: the hidden state is carried "
+        "from one 35-word window to the next but detached at each window's start. What does the detach do?",
+        ("It resets the memory, so each window starts from a zero state",
+         "It stops gradients at the window boundary, so each update costs 35 steps, while the state's values "
+         "still carry what came before",
+         "It prevents overfitting, like dropout", "It is needed only on a GPU, to free memory"),
+        "B",
+        "detach() keeps the values of (h, c) and drops the graph that made them: the next window still starts "
+        "from what the model read before (A is wrong: the state is not zeroed), but back-propagation stops "
+        "there, so memory and time per update stay bounded. It is not a regularizer (C), and a CPU would "
+        "otherwise back-propagate through the whole stream too (D).",
+        "03_rnn_lstm_gru",
+    ),
+    "03.2": Question(
+        "A word-level language model over a 10,000-word vocabulary reaches a perplexity of 150 on held-out "
+        "reviews. What does that mean?",
+        ("It predicts 150 of every 10,000 words correctly",
+         "On average it is as unsure as if it chose uniformly among 150 words",
+         "Its cross-entropy loss is 150", "150 words of the held-out text are not in its vocabulary"),
+        "B",
+        "Perplexity is exp(mean cross-entropy per token): a model that spreads its probability evenly over k "
+        "words scores k, so 150 means far better than the 10,000 of a uniform guess. It is not an accuracy (A); "
+        "the loss is log(150), about 5.0 nats (C); unknown words are scored like any other token (D).",
+        "03_rnn_lstm_gru",
+    ),
+    "03.3": Question(
+        "When sampling text from a language model, what does lowering the temperature from 1.0 to 0.5 do?",
+        ("It makes the samples more varied and surprising",
+         "It sharpens the next-word distribution: likely words get likelier, samples get safer and more "
+         "repetitive",
+         "It retrains the output layer with a smaller learning rate", "It lowers the model's perplexity"),
+        "B",
+        "Sampling draws from softmax(logits / T): dividing by T < 1 widens the gaps between scores, so the top "
+        "words take more of the probability (T > 1 would flatten it and give more varied text, A). Nothing is "
+        "trained (C), and perplexity is measured with T = 1, on the model's own distribution (D).",
+        "03_rnn_lstm_gru",
+    ),
+    "03.4": Question(
+        "A batch of reviews is padded at the end. Why must the backward LSTM of a bidirectional classifier read "
+        "each review reversed within its own length (or packed), instead of the whole padded row reversed?",
+        ("Reversing the padded row is slower",
+         "Otherwise it would start on the padding and reach the real words with a state made of pad steps",
+         "nn.LSTM cannot read sequences backwards", "It changes the number of parameters"),
+        "B",
+        "A reversed padded row starts with the pads: the backward state at the last real word would already "
+        "have been updated by them, and a short review would get a different answer alone than in a batch. "
+        "Speed is not the issue (A), any LSTM reads what it is given (C), and the weights are the same (D).",
+        "03_rnn_lstm_gru",
+    ),
     # 08 · the sentiment pipeline
     "08.1": Question(
         "Temperature scaling divides a classifier's logits by one number T fitted on validation. What does it change?",
