@@ -69,6 +69,13 @@ class Profile:
     bench_finetune_n_val: int | None  # its validation reviews
     bench_finetune_n_test: int | None  # its fixed, seeded sample of test reviews
     bench_finetune_max_len: int  # its tokens per review
+    # 07
+    attention_lengths: tuple[int, ...]  # sequence lengths of the attention time and memory sweep
+    xl_steps: int  # training steps of the small Transformer-XL
+    long_n_train: int  # reviews that fine-tune the classifier whose truncations are compared
+    long_max_len: int  # tokens that classifier reads ([CLS] and [SEP] included): what truncation cuts to
+    long_n_eval: int  # long validation reviews and long test reviews each way of reading is scored on
+    long_read_len: int  # tokens the Longformer version of the classifier reads
     # 08 · the sentiment pipeline
     pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
     pipeline_max_len: int  # its tokens per review, head+tail
@@ -95,6 +102,9 @@ PROFILES: dict[str, Profile] = {
         lm_block_size=32, lm_steps=15, finetune_n_train=32, finetune_n_val=24, finetune_n_test=40, finetune_max_len=32,
         finetune_lr=1e-4, bench_finetune_n_train=64, bench_finetune_n_val=40, bench_finetune_n_test=80,
         bench_finetune_max_len=64,
+        # 07
+        attention_lengths=(256, 512, 1024), xl_steps=25, long_n_train=64, long_max_len=128, long_n_eval=16,
+        long_read_len=512,
         # 08
         pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
     ),
@@ -115,6 +125,9 @@ PROFILES: dict[str, Profile] = {
         pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=160, finetune_n_val=200,
         finetune_n_test=600, finetune_max_len=96, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
         bench_finetune_n_test=5_000, bench_finetune_max_len=256,
+        # 07
+        attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=400, long_max_len=128,
+        long_n_eval=200, long_read_len=1_024,
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
     ),
@@ -135,6 +148,9 @@ PROFILES: dict[str, Profile] = {
         lm_reviews=25_000, pretrain_vocab_size=8_000, lm_block_size=128, lm_steps=5_000, finetune_n_train=None,
         finetune_n_val=None, finetune_n_test=None, finetune_max_len=512, finetune_lr=3e-5, bench_finetune_n_train=None,
         bench_finetune_n_val=None, bench_finetune_n_test=None, bench_finetune_max_len=512,
+        # 07
+        attention_lengths=(512, 1024, 2048, 4096, 8192, 16384), xl_steps=1_000, long_n_train=10_000,
+        long_max_len=512, long_n_eval=2_000, long_read_len=4_096,
         # 08
         pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
     ),

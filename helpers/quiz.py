@@ -443,6 +443,59 @@ COURSE_QUESTIONS |= {
     ),
 }
 
+# 07 · Long documents
+COURSE_QUESTIONS |= {
+    "07.1": Question(
+        "Why does Transformer-XL encode the distance between query and key instead of absolute positions?",
+        ("Relative positions are cheaper to compute than absolute ones",
+         "Cached states from the previous segment would get the same absolute positions as the current one's",
+         "They let each token attend to future tokens as well",
+         "They make the memory of the previous segment unnecessary"),
+        "B",
+        "Each segment numbers its tokens 0 to T - 1, so position 5 of the memory and position 5 of the new "
+        "segment would look identical; a distance i - j stays right however the text was cut. They are not "
+        "cheaper (the position term needs its own product and a shift), attention stays causal, and the "
+        "distances are what make the memory usable, not a replacement for it.",
+        "07_long_documents",
+    ),
+    "07.2": Question(
+        "Longformer attention with a window of w tokens reads a text of n tokens. How does the memory for "
+        "its attention scores grow?",
+        ("Like n * n, only with a smaller constant", "Like w * w, whatever the length",
+         "Like n * w: linear in the text's length", "Like n * log n, because of a sort"),
+        "C",
+        "Every token scores about w neighbours (plus the few global tokens), so the scores take n * w "
+        "numbers, twice as many for twice the text. A masked n x n matrix would still be n * n, w * w "
+        "ignores that every token needs its row, and the sort (n log n) belongs to Reformer's hashing.",
+        "07_long_documents",
+    ),
+    "07.3": Question(
+        "Why does Reformer hash every token several times (several rounds of LSH)?",
+        ("Close vectors still land in different buckets now and then; every extra round gives them another "
+         "chance to meet", "To make each bucket smaller", "To make the attention causal",
+         "To use less memory than a single round"),
+        "A",
+        "A random rotation can cut between two close vectors; with r independent rounds the chance of never "
+        "sharing a bucket shrinks like (miss rate)^r. Bucket size is set by the number of buckets, causality "
+        "by a mask, and every round costs its own memory and time.",
+        "07_long_documents",
+    ),
+    "07.4": Question(
+        "A transformers `BigBirdModel` (block size 64, 3 random blocks, block-sparse) is given one input of "
+        "600 tokens, then one of 4,000. What attention does the second input get?",
+        ("Block-sparse: every input is handled on its own",
+         "An error: the model was built for another length",
+         "Block-sparse, after padding to a multiple of 704",
+         "Full attention: the short input switched the model's attention type for good"),
+        "D",
+        "Inputs of (5 + 2 * 3) * 64 = 704 tokens or fewer cannot use the sparse pattern, so the model logs a "
+        "warning and calls set_attention_type('original_full'), which swaps every layer's attention for full "
+        "attention until you call set_attention_type('block_sparse') yourself (model.config still says "
+        "block_sparse). Inputs are padded to a multiple of the block size (64), not of 704, and nothing fails.",
+        "07_long_documents",
+    ),
+}
+
 LETTERS = "ABCD"
 QuestionId = int | str
 
