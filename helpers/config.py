@@ -35,6 +35,7 @@ class Profile:
     pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
     pipeline_max_len: int  # its tokens per review, head+tail
     pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
+    pipeline_n_shown: int | None  # of those, the first n the notebook scores (None: all; the benchmark scores all)
     ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
     ablation_max_len: int
 
@@ -47,7 +48,8 @@ PROFILES: dict[str, Profile] = {
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         # 08
-        pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
+        pipeline_n_train=64, pipeline_max_len=48, pipeline_n_eval=80, pipeline_n_shown=None,
+        ablation_n_train=32, ablation_max_len=24,
     ),
     "cpu": Profile(
         name="cpu",
@@ -56,7 +58,8 @@ PROFILES: dict[str, Profile] = {
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         # 08
-        pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
+        pipeline_n_train=1_000, pipeline_max_len=128, pipeline_n_eval=2_000, pipeline_n_shown=1_000,
+        ablation_n_train=128, ablation_max_len=48,
     ),
     "full": Profile(
         name="full",
@@ -65,7 +68,8 @@ PROFILES: dict[str, Profile] = {
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
         model_name="bert-base-uncased", finetune_epochs=3,
         # 08
-        pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
+        pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, pipeline_n_shown=None,
+        ablation_n_train=5_000, ablation_max_len=256,
     ),
 }
 

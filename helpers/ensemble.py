@@ -23,7 +23,8 @@ WEIGHTS = tuple(np.round(np.linspace(0, 1, 21), 2))  # 0.0, 0.05, ..., 1.0
 
 def clean(ds: Dataset) -> Dataset:
     """Reviews with HTML removed, entities unescaped and spaces squeezed (case kept): what the predictor reads."""
-    return ds.map(lambda row: {"text": clean_text(row["text"], lowercase=False)})
+    texts = [clean_text(text, lowercase=False) for text in ds["text"]]  # a list, not .map: no progress bar
+    return ds.remove_columns("text").add_column("text", texts)
 
 
 def pipeline_splits(train: Dataset, val: Dataset, test: Dataset, profile: Profile,

@@ -324,6 +324,30 @@ def mixed_precision(precision: str, device: torch.device):
     return autocast, torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
 
+def step_seconds(model: SentimentClassifier, inputs: dict[str, torch.Tensor], labels: torch.Tensor,
+                 precision: str = "fp32", device: torch.device | None = None, repeats: int = 2) -> float:
+    """Seconds of one training step's forward and backward pass at `precision`: the fastest of `repeats`.
+
+    The first repeat also pays one-time costs (kernel choice, CUDA start-up), hence the minimum. The
+    gradients are dropped afterwards, so the model is as it was.
+    """
+    device = device or course_config.get_device()
+    model.to(device).train()
+    autocast, _ = mixed_precision(precision, device)
+    inputs, labels = training.to_device(inputs, device), labels.to(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        with autocast():
+            logits = model(**inputs)  # (B, num_labels)
+        nn.functional.cross_entropy(logits.float(), labels).backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()  # CUDA runs asynchronously: wait for the work before reading the clock
+        times.append(time.perf_counter() - start)
+    model.zero_grad(set_to_none=True)
+    return min(times)
+
+
 @contextlib.contextmanager
 def fgm_perturbation(model: SentimentClassifier, epsilon: float):
     """Inside: the word embeddings moved by epsilon * g / ||g||, g their gradient so far; restored on leaving.

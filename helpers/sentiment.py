@@ -5,9 +5,10 @@
     # [Prediction(label='positive', probability=0.98), Prediction(label='negative', probability=0.99)]
 
 It wraps chapter 06's `finetune.FineTuned` (encoder, pooled head, tokenizer and the truncation it was trained
-with: head+tail by default, so a review longer than the model's window keeps its opening and its verdict) and adds
-what an application needs: strict input checks, the same cleaning as in training (HTML out), batches of similar length with a progress bar, a calibration
-temperature, and a save that replaces the folder atomically (safetensors weights, JSON settings).
+with: head+tail by default, so a review longer than the model's window keeps its opening and its verdict) and
+adds what an application needs: strict input checks, the same cleaning as in training (HTML out), batches of
+similar length with a progress bar, a calibration temperature, and an all-or-nothing save (safetensors
+weights, JSON settings; `finetune.save_folder`).
 """
 
 from __future__ import annotations

@@ -33,9 +33,9 @@ def tiny_finetuned(max_len: int = 32, seed: int = 0) -> finetune.FineTuned:
     return finetune.FineTuned(model, tokenizer, config, finetune.History(), 0.0, "tiny")
 
 
-# A second process loads what `folder` holds, changes every weight, saves it back to `folder` and stops at `stage`:
-# "writing" (the new weights and tokenizer are written, the rest not yet) or "swapping" (the old folder has just
-# been moved aside, the new one is not in place yet). `kill_a_save` kills it there with SIGKILL.
+# A second process loads what `folder` holds, changes every weight, saves it back and stops at `stage`:
+# "writing" (the new weights and tokenizer are written, the rest not yet) or "swapping" (the old folder
+# has just been moved aside, the new one is not in place yet). `kill_a_save` kills it there with SIGKILL.
 SAVER = """
 import os, sys, time
 from pathlib import Path
