@@ -101,9 +101,9 @@ def add_typos(text: str, rate: float, seed: int = 0) -> str:
 
 
 def tfidf_member(train: Dataset, val: Dataset):
-    """TF-IDF + logistic regression with C chosen on validation, fit on train only (its validation scores stay honest)."""
-    best_C, _ = baselines.select_C(list(train["text"]), list(train["label"]), list(val["text"]), list(val["label"]))
-    return baselines.tfidf_logreg(best_C).fit(list(train["text"]), list(train["label"]))
+    """Chapter 00's baseline: TF-IDF + logistic regression, C chosen on validation, fitted on train only."""
+    return baselines.select_and_fit(list(train["text"]), list(train["label"]), list(val["text"]),
+                                    list(val["label"]))[0]
 
 
 @bench.register("pipeline_ensemble", "fine-tuned MiniLM (head+tail) + TF-IDF, weights chosen on validation")
