@@ -80,6 +80,7 @@ class Profile:
     pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
     pipeline_max_len: int  # its tokens per review, head+tail
     pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
+    pipeline_n_shown: int | None  # of those, the first n the notebook scores (None: all; the benchmark scores all)
     ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
     ablation_max_len: int
 
@@ -106,7 +107,8 @@ PROFILES: dict[str, Profile] = {
         attention_lengths=(256, 512, 1024), xl_steps=25, long_n_train=64, long_max_len=128, long_n_eval=16,
         long_read_len=512,
         # 08
-        pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
+        pipeline_n_train=64, pipeline_max_len=48, pipeline_n_eval=80, pipeline_n_shown=None,
+        ablation_n_train=32, ablation_max_len=24,
     ),
     "cpu": Profile(
         name="cpu",
@@ -129,7 +131,8 @@ PROFILES: dict[str, Profile] = {
         attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=400, long_max_len=128,
         long_n_eval=200, long_read_len=1_024,
         # 08
-        pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
+        pipeline_n_train=1_000, pipeline_max_len=128, pipeline_n_eval=2_000, pipeline_n_shown=1_000,
+        ablation_n_train=128, ablation_max_len=48,
     ),
     "full": Profile(
         name="full",
@@ -152,7 +155,8 @@ PROFILES: dict[str, Profile] = {
         attention_lengths=(512, 1024, 2048, 4096, 8192, 16384), xl_steps=1_000, long_n_train=10_000,
         long_max_len=512, long_n_eval=2_000, long_read_len=4_096,
         # 08
-        pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
+        pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, pipeline_n_shown=None,
+        ablation_n_train=5_000, ablation_max_len=256,
     ),
 }
 

@@ -5,16 +5,16 @@
     # [Prediction(label='positive', probability=0.98), Prediction(label='negative', probability=0.99)]
 
 It wraps chapter 06's `finetune.FineTuned` (encoder, pooled head, tokenizer and the truncation it was trained
-with: head+tail by default, so a review longer than the model's window keeps its opening and its verdict) and adds
-what an application needs: strict input checks, the same cleaning as in training (HTML out), batches of similar length with a progress bar, a calibration
-temperature, and a save that replaces the folder atomically (safetensors weights, JSON settings).
+with: head+tail by default, so a review longer than the model's window keeps its opening and its verdict) and
+adds what an application needs: strict input checks, the same cleaning as in training (HTML out), batches of
+similar length with a progress bar, a calibration temperature, and an all-or-nothing save (safetensors
+weights, JSON settings; `finetune.save_folder`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +106,7 @@ class SentimentPredictor:
     def load(cls, directory: str | os.PathLike) -> SentimentPredictor:
         """A predictor saved with `save` (or a classifier saved by `FineTuned.save`), on the course's device."""
         directory = Path(directory)
-        _recover(directory)
+        finetune.recover_folder(directory)
         if not (directory / "finetune.json").is_file():
             raise FileNotFoundError(f"No saved predictor in {directory} (no finetune.json). Train one with "
                                     "`python -m helpers.train_sentiment --out DIR`, or save one with .save(DIR).")
@@ -115,47 +115,15 @@ class SentimentPredictor:
         return cls(finetune.load(directory), **settings)
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write the predictor to `directory`, atomically: a reader sees the old predictor or the new one.
+        """Write the predictor to `directory`, all or nothing: a save killed midway leaves the old one.
 
-        Everything is written into a staging folder beside the target; only when it is complete do two renames
-        swap it in. A save killed midway leaves the previous predictor as it was (`load` finishes a swap that a
-        kill interrupted between the two renames).
+        The classifier (safetensors weights, encoder config, tokenizer, finetune.json) and the predictor's
+        settings go into one staging folder that is swapped in when complete (`finetune.save_folder`).
         """
-        directory = Path(directory)
-        _recover(directory)
-        staging_root, previous = _siblings(directory)
-        shutil.rmtree(staging_root, ignore_errors=True)  # left by a save that was killed
-        staging = staging_root / directory.name
-        self.classifier.save(staging)  # safetensors weights, encoder config, tokenizer, finetune.json
         settings = {"temperature": self.temperature, "batch_size": self.batch_size}
-        (staging / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
-        _sync(staging)
-        if directory.exists():
-            os.replace(directory, previous)
-        os.replace(staging, directory)
-        shutil.rmtree(previous, ignore_errors=True)
-        shutil.rmtree(staging_root, ignore_errors=True)
-        return directory
 
+        def write(folder: Path) -> None:
+            self.classifier.write(folder)
+            (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
 
-def _siblings(directory: Path) -> tuple[Path, Path]:
-    """The staging folder a save writes into, and where the previous predictor waits during the swap."""
-    return directory.with_name(f".{directory.name}.saving"), directory.with_name(f".{directory.name}.previous")
-
-
-def _recover(directory: Path) -> None:
-    """Finish what a killed save left: put the previous predictor back, or drop it once the new one is in place."""
-    _, previous = _siblings(directory)
-    if previous.exists():
-        if directory.exists():
-            shutil.rmtree(previous)
-        else:
-            os.replace(previous, directory)
-
-
-def _sync(folder: Path) -> None:
-    """Flush every file in `folder` to disk, so the rename cannot publish files a power cut would lose."""
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
+        return finetune.save_folder(directory, write)

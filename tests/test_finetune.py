@@ -1,6 +1,7 @@
 import dataclasses
 import math
 import random
+import signal
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 from helpers import finetune, models
+from tiny import kill_a_save
 
 POSITIVE, NEGATIVE = ("great", "superb", "wonderful"), ("awful", "boring", "dreadful")
 FILLER = "the film plot actor scene story music camera end of a and it was this".split()
@@ -223,6 +225,17 @@ def test_a_failed_save_leaves_nothing_behind(trained, tmp_path, monkeypatch):
         trained.save(tmp_path / "new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clf"]
     assert (tmp_path / "clf" / "model.safetensors").read_bytes() == old
+
+
+@pytest.mark.parametrize("stage", ["writing", "swapping"])
+def test_a_save_killed_midway_leaves_the_old_classifier_loadable(trained, tmp_path, stage):
+    texts = toy_reviews(20, 3)["text"]
+    folder = trained.save(tmp_path / "clf")
+    assert kill_a_save(folder, stage, "classifier") == -signal.SIGKILL
+    assert folder.exists() == (stage == "writing"), "killed while writing, or between the two renames"
+    torch.testing.assert_close(finetune.load(folder).predict_proba(texts), trained.predict_proba(texts))
+    trained.save(folder)  # the next save clears what the killed one left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clf"]
 
 
 def test_loading_a_folder_without_a_classifier_says_so(tmp_path):

@@ -99,3 +99,18 @@ def test_fgm_moves_the_used_rows_by_epsilon():
         moved = (weight.detach() - before).norm(dim=-1)
     assert moved[[5, 7]].pow(2).sum().sqrt().item() == pytest.approx(0.5) and moved.sum() == moved[[5, 7]].sum()
     torch.testing.assert_close(weight.detach(), before)
+
+
+def test_step_seconds_times_a_step_at_each_precision_and_leaves_the_model_as_it_was():
+    classifier = tiny_finetuned()
+    model = classifier.model
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    inputs, labels = next(iter(classifier.batches(TEXTS, LABELS)))
+    dtypes = []
+    model.head.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    seconds = {p: finetune.step_seconds(model, inputs, labels, p, torch.device("cpu")) for p in ("fp32", "bf16")}
+    assert all(s > 0 for s in seconds.values())
+    assert dtypes == [torch.float32] * 2 + [torch.bfloat16] * 2, "two repeats at each precision"
+    assert all(p.grad is None for p in model.parameters()), "no gradient left behind"
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.detach(), before[name], msg=name)

@@ -1,17 +1,12 @@
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from helpers.sentiment import Prediction, SentimentPredictor
-from tiny import tiny_finetuned
+from tiny import kill_a_save, tiny_finetuned
 
-ROOT = Path(__file__).resolve().parents[1]
 REVIEWS = ["A joy from start to finish.", "Two hours I will never get back.", "not bad at all",
            "The acting was fine but the story dragged on and on."]
 
@@ -99,52 +94,11 @@ def test_load_says_what_is_missing(tmp_path):
         SentimentPredictor.load(tmp_path / "nothing")
 
 
-# A second process saves over an existing predictor and stops at a chosen point; the test kills it there.
-SAVER = """
-import os, sys, time
-import torch
-from helpers.sentiment import SentimentPredictor
-
-directory, stage = sys.argv[1], sys.argv[2]
-predictor = SentimentPredictor.load(directory)
-with torch.no_grad():
-    for weight in predictor.classifier.model.parameters():
-        weight.add_(1.0)  # a visibly different model
-
-
-def pause():
-    print("paused", flush=True)
-    time.sleep(600)
-
-
-if stage == "writing":  # the new weights and tokenizer are written, the settings not yet
-    save_tokenizer = predictor.classifier.tokenizer.save_pretrained
-    predictor.classifier.tokenizer.save_pretrained = lambda *args, **kwargs: (save_tokenizer(*args, **kwargs), pause())
-else:  # "swapping": the old predictor has been moved aside, the new one is not in place yet
-    replace = os.replace
-    def replace_then_pause(source, target):
-        replace(source, target)
-        if str(target).endswith(".previous"):
-            pause()
-    os.replace = replace_then_pause
-predictor.save(directory)
-"""
-
-
 @pytest.mark.parametrize("stage", ["writing", "swapping"])
 def test_a_save_killed_midway_leaves_the_old_predictor_intact(predictor, tmp_path, stage):
     folder = predictor.save(tmp_path / "model")
     expected = predictor.predict_proba(REVIEWS)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-    saver = subprocess.Popen([sys.executable, "-c", SAVER, str(folder), stage], stdout=subprocess.PIPE, text=True,
-                             env=env, cwd=tmp_path)
-    try:
-        assert saver.stdout.readline().strip() == "paused", "the saver never reached the point to kill it at"
-        saver.send_signal(signal.SIGKILL)
-        saver.wait(timeout=30)
-    finally:
-        saver.kill()
-    assert saver.returncode == -signal.SIGKILL
+    assert kill_a_save(folder, stage, "predictor") == -signal.SIGKILL
     if stage == "swapping":
         assert not folder.exists(), "killed between the two renames, as intended"
     loaded = SentimentPredictor.load(folder)  # puts the previous predictor back
