@@ -37,6 +37,9 @@ class Profile:
     pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
     ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
     ablation_max_len: int
+    # 09 · deployment
+    deploy_n_test: int  # test reviews each variant predicts (throughput and accuracy), from the pipeline's test set
+    deploy_n_latency: int  # single reviews timed for the latency percentiles
 
 
 PROFILES: dict[str, Profile] = {
@@ -48,6 +51,8 @@ PROFILES: dict[str, Profile] = {
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         # 08
         pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
+        # 09
+        deploy_n_test=64, deploy_n_latency=10,
     ),
     "cpu": Profile(
         name="cpu",
@@ -57,6 +62,8 @@ PROFILES: dict[str, Profile] = {
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
+        # 09
+        deploy_n_test=1_000, deploy_n_latency=100,
     ),
     "full": Profile(
         name="full",
@@ -66,6 +73,8 @@ PROFILES: dict[str, Profile] = {
         model_name="bert-base-uncased", finetune_epochs=3,
         # 08
         pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
+        # 09
+        deploy_n_test=5_000, deploy_n_latency=200,
     ),
 }
 
