@@ -38,6 +38,7 @@ class Profile:
     ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
     ablation_max_len: int
     # 09 · deployment
+    deploy_n_train: int | None  # reviews its model is fine-tuned on (08's recipe; 08's own size where affordable)
     deploy_n_test: int  # test reviews each variant predicts (throughput and accuracy), from the pipeline's test set
     deploy_n_latency: int  # single reviews timed for the latency percentiles
 
@@ -52,7 +53,7 @@ PROFILES: dict[str, Profile] = {
         # 08
         pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
         # 09
-        deploy_n_test=64, deploy_n_latency=10,
+        deploy_n_train=96, deploy_n_test=64, deploy_n_latency=10,
     ),
     "cpu": Profile(
         name="cpu",
@@ -63,7 +64,7 @@ PROFILES: dict[str, Profile] = {
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
         # 09
-        deploy_n_test=1_000, deploy_n_latency=100,
+        deploy_n_train=500, deploy_n_test=500, deploy_n_latency=50,
     ),
     "full": Profile(
         name="full",
@@ -74,7 +75,7 @@ PROFILES: dict[str, Profile] = {
         # 08
         pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
         # 09
-        deploy_n_test=5_000, deploy_n_latency=200,
+        deploy_n_train=None, deploy_n_test=5_000, deploy_n_latency=200,
     ),
 }
 

@@ -246,6 +246,18 @@ def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: 
     return rows
 
 
+def model_to_deploy(train, val, test, profile: config.Profile, seed: int = 0, progress: bool = True):
+    """(chapter 08's fine-tuned transformer at `deploy_n_train` reviews, the test reviews to measure it on).
+
+    The same recipe and splits as chapter 08's pipeline (`ensemble.pipeline_config`, `ensemble.pipeline_splits`);
+    where `deploy_n_train` equals `pipeline_n_train` it is 08's very model, loaded from chapter 06's cache.
+    """
+    sized = dataclasses.replace(profile, pipeline_n_train=profile.deploy_n_train)
+    small_train, val, test = ensemble.pipeline_splits(train, val, test, sized, seed)
+    transformer = ensemble.train_transformer(small_train, val, sized, progress=progress)
+    return transformer, test.select(range(min(profile.deploy_n_test, len(test))))
+
+
 COLUMNS = ("variant", "size_bytes", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "test_accuracy",
            "throughput_ratio_vs_eager", "accuracy_delta_points")
 
@@ -255,9 +267,7 @@ COLUMNS = ("variant", "size_bytes", "latency_p50_ms", "latency_p95_ms", "through
 def _bench_deploy(profile: config.Profile, seed: int) -> list[dict]:
     dsd = data.load_imdb(n_train=profile.n_train, n_test=profile.n_test, seed=seed)
     train, val = data.train_val_split(dsd["train"], 0.1, seed=seed)
-    small_train, val, test = ensemble.pipeline_splits(train, val, dsd["test"], profile, seed)
-    transformer = ensemble.train_transformer(small_train, val, profile, progress=False)
-    test = test.select(range(min(profile.deploy_n_test, len(test))))
+    transformer, test = model_to_deploy(train, val, dsd["test"], profile, seed, progress=False)
     with tempfile.TemporaryDirectory() as folder:
         found = variants(transformer, folder, threads=1)
         rows = compare(transformer, found, list(test["text"]), test["label"], n_latency=profile.deploy_n_latency,

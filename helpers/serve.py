@@ -315,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"error: {error}") from None
     if args.int8:
         predictor = quantize_int8(predictor)
-    name = f"{Path(args.model).name} ({'int8' if args.int8 else 'fp32'}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    name = f"{Path(args.model).name} ({'int8' if args.int8 else 'fp32'}, {threads} thread{'s' * (threads > 1)})"
     app = create_app(predictor, Limits(args.max_texts, args.max_chars, args.max_body_bytes), args.batching,
                      args.max_batch, args.max_wait_ms, description=name)
     print(f"Serving {name} on http://{args.host}:{args.port} (batching {'on' if args.batching else 'off'})",
