@@ -484,6 +484,7 @@ def explain(number: QuestionId) -> None:
         print(f"   {letter}) {option}  [{mark}]" + (f"\n      {why}" if why else ""))
     if not q.explanations:
         print(f"   {q.why}")
+    print(f"   Taught in {q.chapter}.ipynb")
 
 
 def for_chapter(chapter: str) -> list[QuestionId]:

@@ -89,6 +89,7 @@ def test_explain_prints_each_option_with_its_reason(capsys):
     for option, why in zip(quiz.QUESTIONS[9].options, quiz.QUESTIONS[9].explanations):
         assert option in out and why in out
     assert "C) Gradient clipping  [right]" in out and "A) Increasing the learning rate  [wrong]" in out
+    assert out.rstrip().endswith("Taught in 03_rnn_lstm_gru.ipynb")
 
 
 def test_explanations_must_match_the_options():
