@@ -70,7 +70,7 @@ def draw_map(ax=None, chapters: dict[str, Chapter] = CHAPTERS):
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(13, 5))
+        _, ax = plt.subplots(figsize=(15, 4))  # wide enough for the longest title in its box
     names = list(chapters)
     where = {name: map_position(i) for i, name in enumerate(names)}
     width, height = 1.7, 0.62
@@ -79,7 +79,7 @@ def draw_map(ax=None, chapters: dict[str, Chapter] = CHAPTERS):
         ax.add_patch(FancyBboxPatch((x * 2 - width / 2, y * 1.4 - height / 2), width, height,
                                     boxstyle="round,pad=0.04", facecolor="#dbe9f6", edgecolor="#2b5d8a"))
         ax.text(x * 2, y * 1.4 + 0.14, f"{Chapter.number(name)} · {chapter.title}", ha="center", va="center",
-                fontsize=10, weight="bold")
+                fontsize=9, weight="bold")
         ax.text(x * 2, y * 1.4 - 0.12, chapter.builds, ha="center", va="center", fontsize=8, color="#333333")
     for name, chapter in chapters.items():
         for source in chapter.builds_on:
