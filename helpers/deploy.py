@@ -254,6 +254,18 @@ def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: 
     return rows
 
 
+def model_to_deploy(train, val, test, profile: config.Profile, seed: int = 0, progress: bool = True):
+    """(chapter 08's fine-tuned transformer at `deploy_n_train` reviews, the test reviews to measure it on).
+
+    The same recipe and splits as chapter 08's pipeline (`ensemble.pipeline_config`, `ensemble.pipeline_splits`);
+    where `deploy_n_train` equals `pipeline_n_train` it is 08's very model, loaded from chapter 06's cache.
+    """
+    sized = dataclasses.replace(profile, pipeline_n_train=profile.deploy_n_train)
+    small_train, val, test = ensemble.pipeline_splits(train, val, test, sized, seed)
+    transformer = ensemble.train_transformer(small_train, val, sized, progress=progress)
+    return transformer, test.select(range(min(profile.deploy_n_test, len(test))))
+
+
 COLUMNS = ("variant", "size_bytes", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "test_accuracy",
            "throughput_ratio_vs_eager", "accuracy_delta_points")
 
