@@ -104,3 +104,8 @@ def test_torch_threads_is_restored():
     with deploy.torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_compare_refuses_nonsense_settings():
+    with pytest.raises(ValueError, match="repeats and batch_size must be positive"):
+        deploy.compare(None, [], [], [], repeats=0)

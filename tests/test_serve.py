@@ -127,3 +127,8 @@ def test_a_missing_model_folder_stops_the_server_with_a_clear_message(tmp_path):
     with pytest.raises(RuntimeError, match="No saved predictor"):
         with serve.Server(tmp_path / "missing", start_timeout=120):
             pass
+
+
+def test_a_load_test_needs_at_least_one_round():
+    with pytest.raises(ValueError, match="rounds must be positive"):
+        serve.load_test("http://127.0.0.1:9", ["a"], concurrency=1, rounds=0)
