@@ -181,16 +181,23 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def latencies_ms(model: nn.Module, inputs: Sequence[dict], warmup: int = 2) -> np.ndarray:
-    """Milliseconds of one forward pass for each input (after `warmup` untimed passes)."""
-    times = []
+def latencies_ms(models: Sequence[nn.Module], inputs: Sequence[dict], warmup: int = 2) -> np.ndarray:
+    """(models, inputs) milliseconds of one forward pass, after `warmup` untimed passes each.
+
+    The models take turns on each input, so a burst of load from other jobs on the machine slows them all
+    alike instead of whichever happened to be running.
+    """
+    times = np.zeros((len(models), len(inputs)))
     with torch.inference_mode():
-        for i, x in enumerate([*inputs[:warmup], *inputs]):
-            start = time.perf_counter()
-            model(**x)
-            if i >= warmup:
-                times.append(1000 * (time.perf_counter() - start))
-    return np.array(times)
+        for x in inputs[:warmup]:
+            for model in models:
+                model(**x)
+        for j, x in enumerate(inputs):
+            for i, model in enumerate(models):
+                start = time.perf_counter()
+                model(**x)
+                times[i, j] = 1000 * (time.perf_counter() - start)
+    return times
 
 
 @dataclasses.dataclass
@@ -220,8 +227,9 @@ def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: 
     Tokenization is done once, before any clock starts (it is the same for every variant). Latency: forward
     passes of single reviews (the first `n_latency`). Throughput: all the reviews in batches of `batch_size`,
     sorted by length so that batches carry little padding, the fastest of `repeats` passes (as `timeit` does:
-    other jobs on the machine only ever add time). Agreement: the share of labels equal to the reference's, and
-    the largest change of P(positive).
+    other jobs on the machine only ever add time). The variants take turns, pass by pass and review by review,
+    so that a burst of load slows them alike. Agreement: the share of labels equal to the reference's, and the
+    largest change of P(positive).
     """
     if repeats < 1 or batch_size < 1:
         raise ValueError(f"repeats and batch_size must be positive, got {repeats} and {batch_size}.")
@@ -233,26 +241,29 @@ def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: 
     order = np.argsort([len(x) for x in ids], kind="stable")
     batches = [finetune.pad_batch([ids[i] for i in order[s:s + batch_size]], [0] * len(order[s:s + batch_size]),
                                   pad_id)[0] for s in range(0, len(ids), batch_size)]
-    rows, reference = [], None
+    models = [variant.model for variant in found]
     with torch_threads(threads), torch.inference_mode():
-        for variant in found:
-            ms = latencies_ms(variant.model, singles)
-            variant.model(**batches[0])  # warm-up
-            seconds = float("inf")
-            for _ in range(repeats):
+        ms = latencies_ms(models, singles)  # (variants, n_latency)
+        for model in models:
+            model(**batches[0])  # warm-up
+        seconds, logits = np.full(len(found), np.inf), [None] * len(found)
+        for _ in range(repeats):  # the variants take turns, as in latencies_ms
+            for i, model in enumerate(models):
                 start = time.perf_counter()
-                logits = torch.cat([variant.model(**b).float() for b in batches])  # (N, classes), length order
-                seconds = min(seconds, time.perf_counter() - start)
-            p = np.empty(len(ids))
-            p[order] = logits.softmax(-1)[:, 1].numpy()
-            reference = p if reference is None else reference
-            rows.append({"variant": variant.name, "size_bytes": size_on_disk(variant.stored),
-                         "latency_p50_ms": float(np.percentile(ms, 50)),
-                         "latency_p95_ms": float(np.percentile(ms, 95)),
-                         "throughput_per_s": len(ids) / seconds,
-                         "test_accuracy": float(((p >= 0.5) == labels).mean()),
-                         "label_agreement": float(((p >= 0.5) == (reference >= 0.5)).mean()),
-                         "max_probability_change": float(np.abs(p - reference).max())})
+                logits[i] = torch.cat([model(**b).float() for b in batches])  # (N, classes), in length order
+                seconds[i] = min(seconds[i], time.perf_counter() - start)
+    rows, reference = [], None
+    for variant, variant_ms, variant_seconds, variant_logits in zip(found, ms, seconds, logits):
+        p = np.empty(len(ids))
+        p[order] = variant_logits.softmax(-1)[:, 1].numpy()
+        reference = p if reference is None else reference
+        rows.append({"variant": variant.name, "size_bytes": size_on_disk(variant.stored),
+                     "latency_p50_ms": float(np.percentile(variant_ms, 50)),
+                     "latency_p95_ms": float(np.percentile(variant_ms, 95)),
+                     "throughput_per_s": len(ids) / variant_seconds,
+                     "test_accuracy": float(((p >= 0.5) == labels).mean()),
+                     "label_agreement": float(((p >= 0.5) == (reference >= 0.5)).mean()),
+                     "max_probability_change": float(np.abs(p - reference).max())})
     for row in rows:
         row["throughput_ratio_vs_eager"] = row["throughput_per_s"] / rows[0]["throughput_per_s"]
         row["accuracy_delta_points"] = 100 * (row["test_accuracy"] - rows[0]["test_accuracy"])

@@ -384,17 +384,11 @@ class Server:
 
 
 def load_test(url: str, texts: Sequence[str], concurrency: int, per_request: int = 1,
-              timeout: float = 120.0, rounds: int = 1) -> dict:
+              timeout: float = 120.0) -> dict:
     """POST every text to url/predict, `per_request` at a time, from `concurrency` clients at once.
 
-    Returns requests and texts per second and the latency percentiles the clients saw: of the fastest of
-    `rounds` rounds, since other jobs on a shared machine only ever add time.
+    Returns requests and texts per second and the latency percentiles the clients saw.
     """
-    if rounds < 1:
-        raise ValueError(f"rounds must be positive, got {rounds}.")
-    if rounds > 1:
-        return max((load_test(url, texts, concurrency, per_request, timeout) for _ in range(rounds)),
-                   key=lambda result: result["requests_per_s"])
     import httpx
 
     if concurrency < 1 or per_request < 1:

@@ -109,3 +109,18 @@ def test_torch_threads_is_restored():
 def test_compare_refuses_nonsense_settings():
     with pytest.raises(ValueError, match="repeats and batch_size must be positive"):
         deploy.compare(None, [], [], [], repeats=0)
+
+
+def test_latencies_are_timed_for_every_model_on_every_input(exported):
+    classifier = exported[0]
+    calls = []
+
+    class Counting(torch.nn.Module):
+        def forward(self, input_ids, attention_mask):
+            calls.append(input_ids.shape)
+            return classifier.model(input_ids, attention_mask)
+
+    inputs = [_batch(classifier, [t]) for t in REVIEWS]
+    ms = deploy.latencies_ms([classifier.model, Counting()], inputs, warmup=1)
+    assert ms.shape == (2, len(REVIEWS)) and (ms > 0).all()
+    assert len(calls) == 1 + len(REVIEWS)  # the warm-up, then each input once

@@ -129,6 +129,6 @@ def test_a_missing_model_folder_stops_the_server_with_a_clear_message(tmp_path):
             pass
 
 
-def test_a_load_test_needs_at_least_one_round():
-    with pytest.raises(ValueError, match="rounds must be positive"):
-        serve.load_test("http://127.0.0.1:9", ["a"], concurrency=1, rounds=0)
+def test_a_load_test_needs_clients():
+    with pytest.raises(ValueError, match="concurrency and per_request must be positive"):
+        serve.load_test("http://127.0.0.1:9", ["a"], concurrency=0)
