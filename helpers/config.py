@@ -64,7 +64,7 @@ PROFILES: dict[str, Profile] = {
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
         # 09
-        deploy_n_train=500, deploy_n_test=500, deploy_n_latency=50,
+        deploy_n_train=200, deploy_n_test=300, deploy_n_latency=40,
     ),
     "full": Profile(
         name="full",
