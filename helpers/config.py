@@ -29,8 +29,15 @@ class Profile:
     embed_dim: int
     hidden_dim: int
     w2v_epochs: int  # skip-gram passes over the corpus
+    # 02 word embeddings
+    embedding_reviews: int | None  # training reviews the embeddings learn from (None: all of them)
+    glove_epochs: int  # GloVe passes over the co-occurrence cells (cpu: until its loss is flat)
+    fasttext_tokens: int | None  # corpus tokens the subword skip-gram reads, once (None: all of them)
     model_name: str  # pre-trained checkpoint for the Transformer chapters
     finetune_epochs: int
+    # 01 · tokenization
+    tokenizer_reviews: int | None  # training reviews the from-scratch WordPiece and Unigram trainers read
+    tokenizer_vocab_size: int  # their vocabulary size (and the reference trainers', to compare)
     # 08 · the sentiment pipeline
     pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
     pipeline_max_len: int  # its tokens per review, head+tail
@@ -49,7 +56,9 @@ PROFILES: dict[str, Profile] = {
         description="CI: tiny data, one epoch; every notebook in about 90 s on 2 cores. Numbers are not meaningful.",
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
+        embedding_reviews=None, glove_epochs=5, fasttext_tokens=20_000,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        tokenizer_reviews=100, tokenizer_vocab_size=600,
         # 08
         pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
         # 09
@@ -59,8 +68,10 @@ PROFILES: dict[str, Profile] = {
         name="cpu",
         description="A laptop without a GPU: each notebook in 20 minutes or less on 2 cores, results worth reading.",
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
-        embed_dim=100, hidden_dim=128, w2v_epochs=2,
+        embed_dim=100, hidden_dim=128, w2v_epochs=1,
+        embedding_reviews=4_000, glove_epochs=20, fasttext_tokens=200_000,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        tokenizer_reviews=2_000, tokenizer_vocab_size=8_000,
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
         # 09
@@ -71,7 +82,9 @@ PROFILES: dict[str, Profile] = {
         description="A GPU (Colab): full IMDB, longer sequences, bert-base-uncased; the real thing.",
         n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
+        embedding_reviews=None, glove_epochs=50, fasttext_tokens=None,
         model_name="bert-base-uncased", finetune_epochs=3,
+        tokenizer_reviews=10_000, tokenizer_vocab_size=16_000,
         # 08
         pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
         # 09

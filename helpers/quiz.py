@@ -360,6 +360,99 @@ COURSE_QUESTIONS: dict[str, Question] = {
         "estimator can be refitted, and the validation reviews are a random tenth of the same split.",
         "00_getting_started",
     ),
+    # 01 · tokenization
+    "01.1": Question(
+        "Why does a byte-level BPE tokenizer (GPT-2's) never need an <unk> token?",
+        ("Its vocabulary holds every word of its training corpus",
+         "Every text is a sequence of UTF-8 bytes, and all 256 bytes are tokens",
+         "It replaces an unknown word by the most similar word it knows",
+         "It lowercases and strips accents before encoding"),
+        "B",
+        "Merges only ever join tokens, and the 256 byte values are always in the vocabulary, so any "
+        "string, emoji and all, can be spelled. No vocabulary holds every word (new ones keep coming), BPE "
+        "has no notion of similar words, and byte-level BPE keeps case and accents: that is why it decodes "
+        "losslessly.",
+        "01_tokenization",
+    ),
+    "01.2": Question(
+        "WordPiece training merges the pair with the highest count(ab) / (count(a) count(b)). Compared "
+        "with BPE's most frequent pair, which pairs does this score favour?",
+        ("Pairs whose parts seldom occur apart from each other", "The longest pairs",
+         "Pairs of the most frequent tokens", "Pairs at the start of a word"),
+        "A",
+        "Dividing by the parts' counts rewards pairs that occur together more often than their parts' "
+        "frequencies predict: ##g ##s in 'hugs' beats the far more frequent ##u ##g, because ##u is "
+        "everywhere. Length and position do not enter the score, and frequent parts are penalized, not "
+        "favoured.",
+        "01_tokenization",
+    ),
+    "01.3": Question(
+        "How does a Unigram (SentencePiece) tokenizer cut a word into pieces?",
+        ("The longest piece in its vocabulary first, then the longest that starts the rest",
+         "It replays its learned merges, earliest first",
+         "The cut whose pieces' probabilities multiply to the largest value, found by the Viterbi algorithm",
+         "Into single characters, which the model then merges by probability"),
+        "C",
+        "A Unigram model scores every possible cut by the product of its pieces' probabilities and keeps "
+        "the best, which dynamic programming (Viterbi) finds without listing them all. Longest match first "
+        "is WordPiece's encoder, replaying merges is BPE's, and a Unigram model has no merges at all.",
+        "01_tokenization",
+    ),
+    "01.4": Question(
+        "A padded batch from a Hugging Face tokenizer carries an attention_mask. What is it for?",
+        ("It marks where each of the two sentences of a pair starts",
+         "It tells the model which positions are padding, so that attention ignores them",
+         "It hides future tokens, so that a position cannot see what comes after it",
+         "It marks the [CLS] and [SEP] tokens"),
+        "B",
+        "Padding makes the batch rectangular; the mask (1 for real tokens, 0 for padding) keeps the filler "
+        "out of attention and pooling. Sentence membership is token_type_ids, hiding the future is a causal "
+        "mask that the model builds itself, and special tokens are ordinary positions with mask 1.",
+        "01_tokenization",
+    ),
+    # 02 · Word embeddings
+    "02.1": Question(
+        "Skip-gram with negative sampling draws its noise words from the unigram distribution raised to the power "
+        "3/4. Compared with drawing them by raw frequency, what does the power do?",
+        ("It makes every word of the vocabulary equally likely to be drawn",
+         "It gives rare words a larger share of the noise and the most frequent words a smaller one",
+         "It keeps stop words such as 'the' out of the noise altogether",
+         "It turns the loss into a softmax over the whole vocabulary"),
+        "B",
+        "Raising counts to 3/4 flattens the distribution without making it uniform: 'the' is still drawn most "
+        "often, but less than its share of the text, and a word seen five times more than its share. A uniform draw "
+        "would be power 0 (A); frequent words are thinned, not removed (C); and the loss stays K + 1 logistic "
+        "regressions, which is the point of negative sampling (D).",
+        "02_word_embeddings",
+    ),
+    "02.2": Question(
+        "fastText gives the misspelling 'moviee' a vector close to 'movie', while skip-gram has no vector for it "
+        "at all. Why?",
+        ("fastText's vocabulary is larger, so it contains more misspellings",
+         "fastText corrects the spelling of each word before looking it up",
+         "A fastText vector is built from the word's hashed character n-grams, most of which 'moviee' shares "
+         "with 'movie'",
+         "fastText reads each word's letters with a small recurrent network"),
+        "C",
+        "'moviee' is <mo, mov, ovi, vie, ... : the same n-gram rows as 'movie' except those touching the end, so "
+        "the average of its rows lands near 'movie'. Nothing is looked up by spelling correction (B), no word "
+        "outside the training vocabulary gets a row of its own however large it is (A), and there is no "
+        "recurrent network, only a sum of hashed rows (D).",
+        "02_word_embeddings",
+    ),
+    "02.3": Question(
+        "In this chapter's skip-gram vectors, cos(good, bad) is much higher than cos(good, director). Why?",
+        ("Training has not converged; more epochs would push antonyms apart",
+         "Antonyms fill the same slots ('the acting was ...'), and the objective sees only the contexts of words",
+         "Subsampling removed most occurrences of sentiment words, so their vectors stayed random",
+         "'good' and 'bad' share character n-grams"),
+        "B",
+        "Skip-gram learns a vector that predicts a word's neighbours, and good and bad have nearly the same "
+        "neighbours. More training makes that clearer, not weaker (A); subsampling only thins very frequent words, "
+        "and random vectors would not be close to each other (C); skip-gram does not look at spelling, and 'good' "
+        "and 'bad' share no n-gram anyway (D).",
+        "02_word_embeddings",
+    ),
     # 08 · the sentiment pipeline
     "08.1": Question(
         "Temperature scaling divides a classifier's logits by one number T fitted on validation. What does it change?",
