@@ -1,6 +1,6 @@
 """Chapter 09: the fine-tuned classifier made fast on a CPU, every variant checked against the original.
 
-Each variant is a module that maps (input_ids, attention_mask) to logits, so `SentimentPredictor` runs any of them:
+Each variant is a module from (input_ids, attention_mask) to logits, so `SentimentPredictor` runs any of them:
 
     eager fp32    the PyTorch model as trained (the reference)
     torch int8    `quantize_dynamic`: Linear weights stored as int8, activations quantized on the fly
@@ -42,7 +42,8 @@ def _quiet_quantization() -> Iterator[None]:
     # torch.ao.quantization announces its move to torchao on every call; the lesson says so in prose, and the
     # quantized model is unchanged by the warning. Silenced by its exact messages, nothing else.
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated",
+                                category=DeprecationWarning)
         warnings.filterwarnings("ignore", message="torch.quantize_per_tensor, torch.quantize_per_channel")
         yield
 
@@ -217,7 +218,8 @@ def variants(classifier, folder: str | os.PathLike, threads: int | None = 1) -> 
     int8 = quantize_onnx(fp32, folder / "model-int8.onnx")
     torch_int8 = quantize_dynamic(model)
     return [Variant("eager fp32", model, model), Variant("torch int8", torch_int8, torch_int8),
-            Variant("onnx fp32", OnnxModel(fp32, threads), fp32), Variant("onnx int8", OnnxModel(int8, threads), int8)]
+            Variant("onnx fp32", OnnxModel(fp32, threads), fp32),
+            Variant("onnx int8", OnnxModel(int8, threads), int8)]
 
 
 def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: Sequence[int],
