@@ -1,4 +1,4 @@
-"""The course's 15 review questions: show one, check an answer, explain why."""
+"""The course's 15 review questions: show one, check an answer, explain why (every option, not only the answer)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,22 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Question:
-    """One multiple-choice question with its answer letter and the course's explanation."""
+    """One multiple-choice question with its answer letter and the course's explanation.
+
+    `explanations` says, option by option, why each is right or wrong (all 15 review questions have them; a
+    chapter's own question may leave them out, and then `why` covers the wrong options too).
+    """
 
     text: str
     options: tuple[str, str, str, str]
     answer: str
     why: str
     chapter: str
+    explanations: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.explanations and len(self.explanations) != len(self.options):
+            raise ValueError(f"Give one explanation per option ({len(self.options)}), got {len(self.explanations)}.")
 
 
 QUESTIONS: dict[int, Question] = {
@@ -26,6 +35,15 @@ QUESTIONS: dict[int, Question] = {
         "<unk>. Smaller vocabularies are a side effect, word order is kept by every tokenizer, and subwords make "
         "sequences longer, not cheaper.",
         "01_tokenization",
+        explanations=(
+            "A side effect at best: the vocabulary's size is a setting (the number of merges), and a word "
+            "vocabulary can be capped too. What matters is what happens to a word outside it.",
+            "Right: a word never seen in training is spelled with pieces the model knows (un ##believ "
+            "##able), so nothing collapses into one <unk> token.",
+            "Every tokenizer keeps the text's order: the tokens come out in the order they appear.",
+            "The opposite: a word becomes one or more pieces, so sequences get longer and the model does "
+            "more work per text.",
+        ),
     ),
     2: Question(
         "In a standard LSTM, what is the purpose of the cell state (C_t)?",
@@ -36,6 +54,14 @@ QUESTIONS: dict[int, Question] = {
         "C_t is the long-term path: it is updated only by element-wise forgetting and adding, so information and "
         "gradients travel across many steps. The output is h_t, and forgetting is the forget gate's job.",
         "03_rnn_lstm_gru",
+        explanations=(
+            "The output at each step is the hidden state h_t = o_t * tanh(C_t); C_t stays inside the "
+            "cell.",
+            "Right: C_t changes only by element-wise forgetting and adding, so information (and its "
+            "gradient) can travel across many steps.",
+            "That is the forget gate f_t, which acts on C_t; it decides, C_t remembers.",
+            "An LSTM does not normalize its input; layer normalization is a separate layer (chapter 05).",
+        ),
     ),
     3: Question(
         "What problem does the attention mechanism primarily solve in sequence-to-sequence models?",
@@ -45,6 +71,16 @@ QUESTIONS: dict[int, Question] = {
         "Without attention the whole source sentence must squeeze through one fixed-size vector; attention lets the "
         "decoder look back at every encoder state, so long inputs no longer lose information.",
         "04_seq2seq_attention",
+        explanations=(
+            "Vanishing gradients are what the LSTM's and GRU's gates address (chapter 03); attention "
+            "shortens gradient paths as a side effect, but that is not the problem it was introduced for.",
+            "Right: without attention the whole source must squeeze through one fixed-size vector; with "
+            "it the decoder looks back at every encoder state at every step.",
+            "Attention adds work (a score for every source position at every decoder step); it does not "
+            "make RNNs cheaper to train.",
+            "Encoder-decoder RNNs already read and write sequences of any length (until the "
+            "end-of-sequence token); padding and masks do the bookkeeping.",
+        ),
     ),
     4: Question(
         "In the Transformer architecture, what is the purpose of positional encoding?",
@@ -54,6 +90,15 @@ QUESTIONS: dict[int, Question] = {
         "Self-attention treats its input as a set: shuffle the tokens and each output is shuffled the same way. "
         "Adding a position signal is what lets the model tell 'dog bites man' from 'man bites dog'.",
         "05_transformer",
+        explanations=(
+            "Normalization is layer normalization's job; the position signal is added to the embeddings, "
+            "not used to rescale them.",
+            "Right: self-attention sees a set, so without a position signal 'dog bites man' and 'man "
+            "bites dog' would look the same to it.",
+            "The encoding has the embedding's width and is added to it, so the dimension is unchanged.",
+            "Masks come from padding and, in the decoder, from the causal triangle; they do not involve "
+            "positions' encodings.",
+        ),
     ),
     5: Question(
         "Which of the following is NOT a component of the Transformer's encoder layer?",
@@ -63,6 +108,16 @@ QUESTIONS: dict[int, Question] = {
         "The causal (masked) self-attention belongs to the decoder, which must not see future tokens; the encoder "
         "sees the whole input at once.",
         "05_transformer",
+        explanations=(
+            "Multi-head self-attention is the encoder layer's first sublayer.",
+            "The position-wise feed-forward network is the encoder layer's second sublayer, applied to "
+            "each token separately.",
+            "Right: the masked (causal) self-attention belongs to the decoder, which must not see the "
+            "tokens it is about to predict; the encoder reads its whole input at once (it masks only "
+            "padding).",
+            "Both sublayers of every encoder layer are wrapped in a residual connection and layer "
+            "normalization.",
+        ),
     ),
     6: Question(
         "When fine-tuning BERT for a text classification task, which token's representation is typically used for "
@@ -73,6 +128,16 @@ QUESTIONS: dict[int, Question] = {
         "BERT prepends [CLS] to every input and was pre-trained to summarize the pair into it; the classification "
         "head reads its final hidden state (mean pooling is a common alternative, not the standard).",
         "06_pretrained_bert",
+        explanations=(
+            "[SEP] marks the end of a segment; it was not trained to summarize the input.",
+            "BERT reads in both directions, so the last position has no special role (it is [SEP] or "
+            "padding); left-to-right decoders like GPT are the models that classify from their last "
+            "token.",
+            "Right: BERT prepends [CLS] to every input and pre-training taught it to summarize the pair "
+            "there; the classification head reads its final vector.",
+            "Mean pooling is a common alternative, and the one chapter 08 uses with all-MiniLM-L6-v2 (a "
+            "sentence encoder trained through the mean), but it is not BERT's standard recipe.",
+        ),
     ),
     7: Question(
         "What is the main difference between GRU and LSTM?",
@@ -82,6 +147,15 @@ QUESTIONS: dict[int, Question] = {
         "A GRU keeps one state h_t and two gates (update and reset); its update gate does the work of the LSTM's "
         "forget and input gates together. Fewer gates, fewer parameters, similar long-range memory.",
         "03_rnn_lstm_gru",
+        explanations=(
+            "The reverse: a GRU has two gates (update and reset), an LSTM three (input, forget and "
+            "output).",
+            "Right: a GRU keeps one state h_t; its update gate does the work of the LSTM's forget and "
+            "input gates together.",
+            "Gates are what an LSTM is made of.",
+            "A GRU carries information across many steps through its update gate, as an LSTM does through "
+            "its cell state; on many tasks the two are close.",
+        ),
     ),
     8: Question(
         "In the context of NLP, what does \"teacher forcing\" refer to?",
@@ -92,6 +166,13 @@ QUESTIONS: dict[int, Question] = {
         "During training the decoder is fed the true previous token rather than its own guess, so one early "
         "mistake does not derail the rest of the sequence; at inference it must use its own predictions.",
         "04_seq2seq_attention",
+        explanations=(
+            "That is how a decoder runs at inference (free running); teacher forcing is the opposite.",
+            "Right: during training the decoder is fed the true previous token rather than its own guess, "
+            "so one early mistake does not derail the rest of the sequence.",
+            "Every supervised model trains on labelled data; that is not a decoding technique.",
+            "Attention weights are computed from the queries and keys, never imposed.",
+        ),
     ),
     9: Question(
         "Which technique would most directly address the problem of exploding gradients in RNN training?",
@@ -101,6 +182,14 @@ QUESTIONS: dict[int, Question] = {
         "Clipping rescales the gradient whenever its norm passes a threshold, so one huge step cannot throw the "
         "weights away. A larger learning rate or more layers make explosions worse; batch size does not bound them.",
         "03_rnn_lstm_gru",
+        explanations=(
+            "A larger learning rate multiplies an already huge gradient into an even larger step.",
+            "A larger batch averages away noise, but a gradient that grows exponentially through time is "
+            "huge in every batch.",
+            "Right: clipping rescales the gradient whenever its norm passes a threshold, so one huge step "
+            "cannot throw the weights away.",
+            "More layers lengthen the product of Jacobians that explodes: worse, not better.",
+        ),
     ),
     10: Question(
         "What is the key innovation of the Transformer architecture compared to previous sequence models?",
@@ -110,6 +199,15 @@ QUESTIONS: dict[int, Question] = {
         "Every token attends to every other in one step, so a whole sequence is processed in parallel and distant "
         "words are one hop apart instead of many recurrent steps.",
         "05_transformer",
+        explanations=(
+            "Convolutional sequence models came before it (ConvS2S); the Transformer has no convolutions.",
+            "Right: every token attends to every other in one step, so a sequence is processed in "
+            "parallel and distant words are one hop apart instead of many recurrent steps.",
+            "Its token embeddings are ordinary learned embeddings (chapter 02); the novelty is in the "
+            "layers above.",
+            "It trains by maximum likelihood with teacher forcing, like the seq2seq models before it; no "
+            "reinforcement learning.",
+        ),
     ),
     11: Question(
         "In BERT, what does the \"MLM\" (Masked Language Modeling) task involve?",
@@ -119,6 +217,14 @@ QUESTIONS: dict[int, Question] = {
         "About 15% of the input tokens are hidden and the model predicts them from both sides of the context; "
         "next-sentence prediction was BERT's second, separate pre-training task.",
         "06_pretrained_bert",
+        explanations=(
+            "That is next-sentence prediction, BERT's second, separate pre-training task.",
+            "Right: about 15% of the tokens are hidden and predicted from the context on both sides.",
+            "Translation is a sequence-to-sequence task (chapter 04), not one of BERT's pre-training "
+            "objectives.",
+            "Sentiment is a downstream task BERT is fine-tuned on (chapters 06 and 08), after "
+            "pre-training.",
+        ),
     ),
     12: Question(
         "What is the primary purpose of layer normalization in deep neural networks?",
@@ -128,6 +234,14 @@ QUESTIONS: dict[int, Question] = {
         "Normalizing each token's activations to zero mean and unit variance keeps their scale steady from layer to "
         "layer, so deep stacks train with larger learning rates and fewer divergences.",
         "05_transformer",
+        explanations=(
+            "It adds parameters (a gain and a bias per feature), few, but it removes none.",
+            "Right: each token's activations are rescaled to zero mean and unit variance, so their scale "
+            "stays steady from layer to layer and deep stacks train stably with larger learning rates.",
+            "Adding noise to regularize is dropout's idea; layer normalization is deterministic.",
+            "Its gain and bias can undo the normalization, so it changes what is easy to learn, not what "
+            "the network can represent.",
+        ),
     ),
     13: Question(
         "Which of the following best describes \"beam search\" in sequence generation?",
@@ -139,6 +253,14 @@ QUESTIONS: dict[int, Question] = {
         "Beam search keeps the k best partial sequences at each step instead of committing to one, trading compute "
         "for a better chance at the most probable whole sequence; k = 1 is greedy decoding.",
         "04_seq2seq_attention",
+        explanations=(
+            "That is greedy decoding, which is beam search with a beam of one.",
+            "Right: it keeps the k most probable partial sequences at each step instead of committing to "
+            "one.",
+            "It is a decoding algorithm used at inference; training is unchanged.",
+            "Learning-rate schedules (warmup, decay) belong to the optimizer (chapters 06 and 08), not to "
+            "decoding.",
+        ),
     ),
     14: Question(
         "What is the main advantage of using pre-trained language models like BERT for downstream NLP tasks?",
@@ -151,6 +273,17 @@ QUESTIONS: dict[int, Question] = {
         "reach what would need far more from scratch. A task head is still needed, nothing is guaranteed, and a "
         "Transformer is slower per step than a small RNN.",
         "06_pretrained_bert",
+        explanations=(
+            "Right: pre-training on unlabelled text already taught the model language, so a few thousand "
+            "labelled examples go a long way.",
+            "A task-specific head is still needed (for classification, a linear layer on a pooled "
+            "vector), though it is small.",
+            "Nothing is guaranteed: a CPU-sized transformer fine-tuned on a few thousand reviews at a "
+            "short window has to be measured against simple baselines such as TF-IDF (the course's "
+            "benchmark table).",
+            "A Transformer of BERT's size is slower per step than a small RNN; what it saves is labelled "
+            "data, not compute.",
+        ),
     ),
     15: Question(
         "In the context of attention mechanisms, what does \"self-attention\" refer to?",
@@ -162,6 +295,15 @@ QUESTIONS: dict[int, Question] = {
         "In self-attention one sequence attends to itself: Q, K and V are three projections of the same tokens. "
         "Encoder-decoder (cross) attention takes its queries from the decoder and keys and values from the encoder.",
         "05_transformer",
+        explanations=(
+            "That is cross-attention (encoder-decoder attention): queries from the decoder, keys and "
+            "values from the encoder.",
+            "Right: one sequence attends to itself; Q, K and V are three projections of the same tokens.",
+            "Every attention weighs tokens by relevance; that is what attention does, not what makes it "
+            "'self'.",
+            "Long-document attention patterns are Longformer's, BigBird's and Reformer's (chapter 07); "
+            "plain self-attention costs time quadratic in the length.",
+        ),
     ),
 }
 # The course's own questions, beside the outline's 15: keyed "NN.k" (chapter NN, k-th question), e.g. "03.1".
@@ -394,6 +536,93 @@ COURSE_QUESTIONS: dict[str, Question] = {
         "which transformers do not use). The steps are 4 times fewer, not more, and the learning rate is unchanged.",
         "08_sentiment_pipeline",
     ),
+    # 09 · deployment
+    "09.1": Question(
+        "Dynamic int8 quantization makes a Transformer faster on a CPU. Where does the time go away?",
+        ("It removes layers the classifier does not need", "Its Linear layers multiply int8 weights by int8 "
+         "activations, several products per instruction", "It prunes the attention heads that matter least",
+         "It moves the model to the GPU"),
+        "B",
+        "Each Linear layer's weights are stored as int8 once; at run time its input is quantized on the fly "
+        "(that is the 'dynamic' part) and the matrix product runs on 8-bit integers, which the CPU multiplies "
+        "and adds several at a time (AVX2's VPMADDUBSW; VNNI and AMX do more per instruction). Nothing is removed "
+        "or pruned, and it is a CPU technique.",
+        "09_deployment",
+        explanations=(
+            "Every layer stays; quantization changes the numbers' type, not the architecture.",
+            "Right: the Linear layers, most of a Transformer's time, run as 8-bit integer matrix products.",
+            "That is pruning, a different technique; quantization keeps every head.",
+            "Dynamic quantization targets CPUs (PyTorch's int8 kernels here are fbgemm's, for x86).",
+        ),
+    ),
+    "09.2": Question(
+        "Why does micro-batching (grouping concurrent requests into one forward pass) raise a server's "
+        "throughput?",
+        ("Each request is computed faster on its own", "One pass over 16 texts costs less than 16 passes over "
+         "one text each", "It caches the answers to repeated texts", "It answers only some of the requests"),
+        "B",
+        "A forward pass has a fixed cost per call (Python, the framework, reading every weight from memory) and "
+        "matrix products are more efficient on larger matrices, so one pass over many texts costs less than many "
+        "passes over one. A request may even wait a few milliseconds longer for its batch: throughput rises, a "
+        "single request's latency does not fall.",
+        "09_deployment",
+        explanations=(
+            "The opposite can happen: a request waits for its batch to fill, so alone it is no faster.",
+            "Right: the fixed cost per call and reading the weights are shared by the whole batch.",
+            "Nothing is cached; every text is computed.",
+            "Every request gets its answer; they are only grouped.",
+        ),
+    ),
+    "09.3": Question(
+        "`torch.onnx.export(..., dynamo=True)` wrote `model.onnx` and `model.onnx.data`. What goes to the server?",
+        ("`model.onnx` alone: it is the model", "Both files, side by side in one folder",
+         "`model.onnx.data` alone: it holds the weights", "Either one; they are copies"),
+        "B",
+        "The graph is in `model.onnx`; the weights are in `model.onnx.data` (external data), which the graph "
+        "names by its file name. onnxruntime needs both, in the same folder, to load it.",
+        "09_deployment",
+        explanations=(
+            "The graph refers to weights it does not hold: onnxruntime fails to load it without the .data file.",
+            "Right: the graph and its external weights travel together.",
+            "Weights without the graph are numbers with no computation to run.",
+            "They hold different things: the computation and the weights.",
+        ),
+    ),
+    # 10 · review: questions across chapters
+    "10.1": Question(
+        "A review is 900 WordPiece tokens long. Which of the course's models reads all of it?",
+        ("Chapter 08's fine-tuned MiniLM, with head+tail truncation", "BERT, with its 512 positions",
+         "The TF-IDF bag of words of chapter 00", "None: every model truncates"),
+        "C",
+        "A bag of words counts every word of the review, however long; a Transformer reads a fixed window (512 "
+        "positions for BERT, 128 tokens in chapter 08's CPU profile), and head+tail keeps the opening and the "
+        "ending but drops the middle. Chapter 07's Longformer and BigBird stretch the window to thousands.",
+        "10_review",
+        explanations=(
+            "Head+tail keeps a quarter of the window from the start and the rest from the end: the middle is cut.",
+            "BERT's learned position embeddings stop at 512, so a longer review must be truncated or chunked.",
+            "Right: TF-IDF counts every word (and bigram) of the review, whatever its length.",
+            "Bag-of-words models have no window; only position-based models do.",
+        ),
+    ),
+    "10.2": Question(
+        "Which of these changes can change what a trained sentiment classifier predicts for a review?",
+        ("Temperature scaling of its logits (chapter 08)", "Exporting it to ONNX and running it in fp32 "
+         "(chapter 09)", "Reading the review with head truncation instead of the head+tail it was trained with",
+         "Batching reviews of similar lengths together (chapter 08)"),
+        "C",
+        "The model learned from head+tail windows: reading only the head shows it different tokens, and for a "
+        "long review whose verdict is at the end the prediction can flip. The other three leave every "
+        "prediction as it was (up to float rounding in the last digits).",
+        "10_review",
+        explanations=(
+            "Dividing both logits by the same positive number keeps their order: probabilities change, labels "
+            "do not.",
+            "The same computation in another runtime: probabilities agree to about 1e-6 (chapter 09 checks it).",
+            "Right: the model sees different tokens, so its input, and possibly its answer, changes.",
+            "The attention mask hides padding, so a review's logits do not depend on its batch neighbours.",
+        ),
+    ),
 }
 
 # 06 pre-trained models and fine-tuning
@@ -521,7 +750,10 @@ def show(number: QuestionId) -> None:
 
 
 def check(number: QuestionId, letter: str) -> bool:
-    """Print whether `letter` answers question `number`, with the explanation; return True when right."""
+    """Print whether `letter` answers question `number`, why your option is right or wrong, and the explanation.
+
+    Returns True when right.
+    """
     q = _question(number)
     if not isinstance(letter, str):
         raise TypeError(f"Answer with a letter as a string, e.g. quiz.check({number!r}, \"B\"), got {letter!r}.")
@@ -529,9 +761,25 @@ def check(number: QuestionId, letter: str) -> bool:
     if len(answer) != 1 or answer not in LETTERS:
         raise ValueError(f"Answer with exactly one letter, A to D (got {letter!r}).")
     right = answer == q.answer
-    verdict = "Correct" if right else f"Not quite: the answer is {q.answer}"
-    print(f"{verdict}. {q.why}")
+    if right:
+        print(f"Correct. {q.why}")
+    elif q.explanations:
+        print(f"Not quite: the answer is {q.answer}. {answer}) {q.explanations[LETTERS.index(answer)]}\n{q.why}")
+    else:
+        print(f"Not quite: the answer is {q.answer}. {q.why}")
     return right
+
+
+def explain(number: QuestionId) -> None:
+    """Print every option of question `number` with why it is right or wrong (read it after answering)."""
+    q = _question(number)
+    print(f"{number}. {q.text}")
+    for letter, option, why in zip(LETTERS, q.options, q.explanations or ("",) * len(q.options)):
+        mark = "right" if letter == q.answer else "wrong"
+        print(f"   {letter}) {option}  [{mark}]" + (f"\n      {why}" if why else ""))
+    if not q.explanations:
+        print(f"   {q.why}")
+    print(f"   Taught in {q.chapter}.ipynb")
 
 
 def for_chapter(chapter: str) -> list[QuestionId]:

@@ -83,12 +83,16 @@ class SentimentPredictor:
         starts = range(0, len(ids), batch_size)
         show = progress if progress is not None else len(starts) > 1
         model, pad_id = self.classifier.model.eval(), self.classifier.tokenizer.pad_token_id
-        device = next(model.parameters()).device
-        out = torch.empty(len(ids), model.head.out_features)
+        # The model may be any module from (input_ids, attention_mask) to logits: one run by onnxruntime
+        # (chapter 09) has no parameters, and its inputs stay on the CPU.
+        device = next(model.parameters(), torch.empty(0)).device
+        out = None
         for start in tqdm(starts, desc="predicting", unit="batch", disable=not show, leave=True):
             rows = order[start:start + batch_size]
             inputs, _ = finetune.pad_batch([ids[i] for i in rows], [0] * len(rows), pad_id)
-            out[torch.as_tensor(rows)] = model(**training.to_device(inputs, device)).float().cpu()  # (B, classes)
+            logits = model(**training.to_device(inputs, device)).float().cpu()  # (B, classes)
+            out = torch.empty(len(ids), logits.shape[1]) if out is None else out
+            out[torch.as_tensor(rows)] = logits
         return out
 
     def predict_proba(self, texts: Iterable[str], batch_size: int | None = None,

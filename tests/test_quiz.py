@@ -67,3 +67,31 @@ def test_chapters_own_their_questions():
     outline = [n for c in {q.chapter for q in quiz.QUESTIONS.values()} for n in quiz.for_chapter(c)
                if isinstance(n, int)]
     assert sorted(outline) == list(range(1, 16))
+
+
+def test_every_review_question_explains_every_option():
+    for number, q in quiz.QUESTIONS.items():
+        assert len(q.explanations) == 4 and all(e.strip() for e in q.explanations), number
+        # The right option's explanation says so, and only that one: the explanations follow the letters.
+        marks = [e.startswith("Right") for e in q.explanations]
+        assert marks == [letter == q.answer for letter in quiz.LETTERS], number
+
+
+def test_a_wrong_answer_is_told_why_that_option_is_wrong(capsys):
+    assert quiz.check(6, "D") is False
+    out = capsys.readouterr().out
+    assert "the answer is C" in out and "D) " + quiz.QUESTIONS[6].explanations[3] in out
+
+
+def test_explain_prints_each_option_with_its_reason(capsys):
+    quiz.explain(9)
+    out = capsys.readouterr().out
+    for option, why in zip(quiz.QUESTIONS[9].options, quiz.QUESTIONS[9].explanations):
+        assert option in out and why in out
+    assert "C) Gradient clipping  [right]" in out and "A) Increasing the learning rate  [wrong]" in out
+    assert out.rstrip().endswith("Taught in 03_rnn_lstm_gru.ipynb")
+
+
+def test_explanations_must_match_the_options():
+    with pytest.raises(ValueError, match="one explanation per option"):
+        quiz.Question("?", ("a", "b", "c", "d"), "A", "because", "10_review", explanations=("only one",))

@@ -1,0 +1,302 @@
+"""Chapter 09: the fine-tuned classifier made fast on a CPU, every variant checked against the original.
+
+Each variant is a module from (input_ids, attention_mask) to logits, so `SentimentPredictor` runs any of them:
+
+    eager fp32    the PyTorch model as trained (the reference)
+    torch int8    `quantize_dynamic`: Linear weights stored as int8, activations quantized on the fly
+    onnx fp32     `export_onnx`, then `OnnxModel` runs the graph in onnxruntime
+    onnx int8     `quantize_onnx`: onnxruntime's dynamic quantization of the exported graph
+
+`compare` measures them all in one run on the same reviews: size on disk, latency at batch 1, throughput in
+batches, accuracy, and agreement with the reference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from helpers import bench, config, data, ensemble, finetune
+from helpers.tokenization import clean_text
+
+INPUTS = ("input_ids", "attention_mask")
+
+
+# --- Quantization in PyTorch ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet_quantization() -> Iterator[None]:
+    # torch.ao.quantization announces its move to torchao on every call; the lesson says so in prose, and the
+    # quantized model is unchanged by the warning. Silenced by its exact messages, nothing else.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated",
+                                category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message="torch.quantize_per_tensor, torch.quantize_per_channel")
+        yield
+
+
+def quantize_dynamic(model: nn.Module) -> nn.Module:
+    """A copy of `model` whose Linear layers hold int8 weights and quantize their input on the fly (CPU only)."""
+    with _quiet_quantization():
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.Linear},
+                                                      dtype=torch.qint8)
+
+
+# --- ONNX export and onnxruntime -----------------------------------------------------------------------------
+
+
+def example_inputs(batch: int = 2, tokens: int = 16, pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask) to trace an export with: the last row padded, so the mask is exercised.
+
+    >>> ids, mask = example_inputs(2, 4)
+    >>> mask.tolist()
+    [[1, 1, 1, 1], [1, 1, 0, 0]]
+    """
+    ids = torch.arange(1000, 1000 + batch * tokens).reshape(batch, tokens)  # (B, T) ordinary word ids
+    mask = torch.ones_like(ids)
+    mask[-1, tokens // 2:] = 0
+    ids[-1, tokens // 2:] = pad_id
+    return ids, mask
+
+
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
+    # The dynamo exporter logs a warning per torchvision operator it cannot register (torchvision is not a
+    # dependency of the course), torch.export warns about an internal pytree API; none of it touches our graph.
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+            # Both inputs share the batch and token dimensions, so each name is met twice; the second is dropped.
+            warnings.filterwarnings("ignore", message=r"# The axis name: \w+ will not be used")
+            yield
+    finally:
+        registration.setLevel(level)
+
+
+def export_onnx(model: nn.Module, path: str | os.PathLike, max_tokens: int = 512) -> Path:
+    """Export `model` (input_ids, attention_mask -> logits) to ONNX at `path`, any batch size and length.
+
+    The dynamo exporter writes the graph to `path` and the weights beside it (`path` + ".data"): ship both.
+    Written to a temporary folder first and moved into place, so a failed export leaves nothing behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    batch, tokens = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("tokens", min=2, max=max_tokens)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp, _quiet_export():
+        staged = Path(tmp) / path.name
+        torch.onnx.export(copy.deepcopy(model).cpu().eval(), example_inputs(), staged, dynamo=True,
+                          input_names=list(INPUTS), output_names=["logits"],
+                          dynamic_shapes=({0: batch, 1: tokens}, {0: batch, 1: tokens}), verbose=False)
+        for file in Path(tmp).iterdir():  # the graph and its .data file
+            os.replace(file, path.parent / file.name)
+    return path
+
+
+def onnx_files(path: str | os.PathLike) -> list[Path]:
+    """The files an ONNX model is made of: the graph and, when the weights are stored outside it, their file."""
+    path = Path(path)
+    return [p for p in (path, path.with_name(path.name + ".data")) if p.is_file()]
+
+
+def size_on_disk(model: nn.Module | str | os.PathLike) -> int:
+    """Bytes a model takes on disk: an ONNX file with its weights, or a PyTorch module's saved state_dict."""
+    if not isinstance(model, nn.Module):
+        return sum(p.stat().st_size for p in onnx_files(model))
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.save(model.state_dict(), Path(tmp) / "model.pt")
+        return (Path(tmp) / "model.pt").stat().st_size
+
+
+def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """onnxruntime's dynamic int8 quantization of an ONNX model: int8 MatMul weights, activations on the fly."""
+    from onnxruntime.quantization import QuantType
+    from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # onnxruntime logs a hint to pre-process (shape inference) first; the graph is already shape-annotated by the
+    # exporter, so the hint does not apply here.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        ort_quantize_dynamic(Path(source), target, weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    return target
+
+
+class OnnxModel(nn.Module):
+    """An ONNX classifier run by onnxruntime behind the PyTorch interface: (input_ids, attention_mask) -> logits.
+
+    `threads` sets onnxruntime's intra-op threads (None: its default, one per core); graph optimizations
+    (constant folding, operator fusion) are on, as they are by default.
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+        super().__init__()
+        import onnxruntime as ort
+
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"No ONNX model at {path}: export one with deploy.export_onnx(model, path).")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads is not None:
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        self.path = Path(path)
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        feed = {"input_ids": input_ids.cpu().numpy(), "attention_mask": attention_mask.cpu().numpy()}
+        return torch.from_numpy(self.session.run(None, feed)[0])  # (B, classes)
+
+
+# --- Measuring every variant on the same reviews -------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """PyTorch's intra-op threads set to n for the block (None: unchanged)."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def latencies_ms(models: Sequence[nn.Module], inputs: Sequence[dict], warmup: int = 2) -> np.ndarray:
+    """(models, inputs) milliseconds of one forward pass, after `warmup` untimed passes each.
+
+    The models take turns on each input, so a burst of load from other jobs on the machine slows them all
+    alike instead of whichever happened to be running.
+    """
+    times = np.zeros((len(models), len(inputs)))
+    with torch.inference_mode():
+        for x in inputs[:warmup]:
+            for model in models:
+                model(**x)
+        for j, x in enumerate(inputs):
+            for i, model in enumerate(models):
+                start = time.perf_counter()
+                model(**x)
+                times[i, j] = 1000 * (time.perf_counter() - start)
+    return times
+
+
+@dataclasses.dataclass
+class Variant:
+    """One way to run the classifier: its module and what its size on disk is measured from."""
+
+    name: str
+    model: nn.Module
+    stored: nn.Module | Path  # a module (its state_dict is saved to measure it) or an ONNX file
+
+
+def variants(classifier, folder: str | os.PathLike, threads: int | None = 1) -> list[Variant]:
+    """Eager fp32, torch int8, ONNX fp32 and ONNX int8 of a fine-tuned classifier; ONNX files go in `folder`."""
+    model = classifier.model.cpu().eval()
+    folder = Path(folder)
+    fp32 = export_onnx(model, folder / "model.onnx", max_tokens=classifier.config.max_len)
+    int8 = quantize_onnx(fp32, folder / "model-int8.onnx")
+    torch_int8 = quantize_dynamic(model)
+    return [Variant("eager fp32", model, model), Variant("torch int8", torch_int8, torch_int8),
+            Variant("onnx fp32", OnnxModel(fp32, threads), fp32),
+            Variant("onnx int8", OnnxModel(int8, threads), int8)]
+
+
+def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: Sequence[int],
+            batch_size: int = 32, n_latency: int = 50, threads: int | None = 1, repeats: int = 3) -> list[dict]:
+    """Measure each variant on the same reviews, the first variant being the reference.
+
+    Tokenization is done once, before any clock starts (it is the same for every variant). Latency: forward
+    passes of single reviews (the first `n_latency`). Throughput: all the reviews in batches of `batch_size`,
+    sorted by length so that batches carry little padding, the fastest of `repeats` passes (as `timeit` does:
+    other jobs on the machine only ever add time). The variants take turns, pass by pass and review by review,
+    so that a burst of load slows them alike. Agreement: the share of labels equal to the reference's, and the
+    largest change of P(positive).
+    """
+    if repeats < 1 or batch_size < 1:
+        raise ValueError(f"repeats and batch_size must be positive, got {repeats} and {batch_size}.")
+    labels = np.asarray(labels)
+    pad_id = classifier.tokenizer.pad_token_id
+    # Cleaned and truncated as the predictor does (as in training), [CLS] and [SEP] added.
+    ids = classifier.inputs([clean_text(t, lowercase=False) for t in texts])
+    singles = [finetune.pad_batch([x], [0], pad_id)[0] for x in ids[:n_latency]]
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    batches = [finetune.pad_batch([ids[i] for i in order[s:s + batch_size]], [0] * len(order[s:s + batch_size]),
+                                  pad_id)[0] for s in range(0, len(ids), batch_size)]
+    models = [variant.model for variant in found]
+    with torch_threads(threads), torch.inference_mode():
+        ms = latencies_ms(models, singles)  # (variants, n_latency)
+        for model in models:
+            model(**batches[0])  # warm-up
+        seconds, logits = np.full(len(found), np.inf), [None] * len(found)
+        for _ in range(repeats):  # the variants take turns, as in latencies_ms
+            for i, model in enumerate(models):
+                start = time.perf_counter()
+                logits[i] = torch.cat([model(**b).float() for b in batches])  # (N, classes), in length order
+                seconds[i] = min(seconds[i], time.perf_counter() - start)
+    rows, reference = [], None
+    for variant, variant_ms, variant_seconds, variant_logits in zip(found, ms, seconds, logits):
+        p = np.empty(len(ids))
+        p[order] = variant_logits.softmax(-1)[:, 1].numpy()
+        reference = p if reference is None else reference
+        rows.append({"variant": variant.name, "size_bytes": size_on_disk(variant.stored),
+                     "latency_p50_ms": float(np.percentile(variant_ms, 50)),
+                     "latency_p95_ms": float(np.percentile(variant_ms, 95)),
+                     "throughput_per_s": len(ids) / variant_seconds,
+                     "test_accuracy": float(((p >= 0.5) == labels).mean()),
+                     "label_agreement": float(((p >= 0.5) == (reference >= 0.5)).mean()),
+                     "max_probability_change": float(np.abs(p - reference).max())})
+    for row in rows:
+        row["throughput_ratio_vs_eager"] = row["throughput_per_s"] / rows[0]["throughput_per_s"]
+        row["accuracy_delta_points"] = 100 * (row["test_accuracy"] - rows[0]["test_accuracy"])
+    return rows
+
+
+def model_to_deploy(train, val, test, profile: config.Profile, seed: int = 0, progress: bool = True):
+    """(chapter 08's fine-tuned transformer at `deploy_n_train` reviews, the test reviews to measure it on).
+
+    The same recipe and splits as chapter 08's pipeline (`ensemble.pipeline_config`, `ensemble.pipeline_splits`);
+    where `deploy_n_train` equals `pipeline_n_train` it is 08's very model, loaded from chapter 06's cache.
+    """
+    sized = dataclasses.replace(profile, pipeline_n_train=profile.deploy_n_train)
+    small_train, val, test = ensemble.pipeline_splits(train, val, test, sized, seed)
+    transformer = ensemble.train_transformer(small_train, val, sized, progress=progress)
+    return transformer, test.select(range(min(profile.deploy_n_test, len(test))))
+
+
+COLUMNS = ("variant", "size_bytes", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "test_accuracy",
+           "throughput_ratio_vs_eager", "accuracy_delta_points")
+
+
+@bench.register("deploy", "the pipeline's fine-tuned MiniLM (chapter 08), four ways to run it, one thread",
+                imdb=False, key=("variant",), columns=COLUMNS)
+def _bench_deploy(profile: config.Profile, seed: int) -> list[dict]:
+    dsd = data.load_imdb(n_train=profile.n_train, n_test=profile.n_test, seed=seed)
+    train, val = data.train_val_split(dsd["train"], 0.1, seed=seed)
+    transformer, test = model_to_deploy(train, val, dsd["test"], profile, seed, progress=False)
+    with tempfile.TemporaryDirectory() as folder:
+        found = variants(transformer, folder, threads=1)
+        rows = compare(transformer, found, list(test["text"]), test["label"], n_latency=profile.deploy_n_latency,
+                       threads=1)
+    cpu = torch.backends.cpu.get_cpu_capability()  # the int8 kernels' instruction set: AVX2, AVX512, ...
+    return [row | {"n_test": len(test), "threads": 1, "cpu_capability": cpu} for row in rows]

@@ -1,0 +1,71 @@
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from helpers import bench, course, quiz
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_chapters_build_only_on_earlier_chapters():
+    names = list(course.CHAPTERS)
+    assert names == sorted(names) and [course.Chapter.number(n) for n in names] == [f"{i:02d}" for i in range(11)]
+    for name, chapter in course.CHAPTERS.items():
+        assert chapter.builds_on or name == names[0], f"{name} builds on nothing"
+        assert all(names.index(source) < names.index(name) for source in chapter.builds_on), name
+
+
+def test_every_quiz_chapter_is_on_the_map():
+    chapters = {q.chapter for q in [*quiz.QUESTIONS.values(), *quiz.COURSE_QUESTIONS.values()]}
+    assert chapters <= set(course.CHAPTERS)
+
+
+def test_the_readme_lists_the_same_notebooks():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## The notebooks", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| \[?`(\d\d_\w+)`", table, re.M)
+    assert listed == list(course.CHAPTERS)
+
+
+def test_the_map_draws_a_box_per_chapter_and_an_arrow_per_dependency():
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    ax = course.draw_map()
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert len(boxes) == len(course.CHAPTERS)
+    assert len(arrows) == sum(len(c.builds_on) for c in course.CHAPTERS.values())
+    texts = {t.get_text() for t in ax.texts}
+    assert "09 · Deployment" in texts
+
+
+def _row(benchmark, **fields):
+    stamps = {"benchmark": benchmark, "model": benchmark, "profile": "cpu", "seed": 0, "commit": "abc",
+              "versions": {}, "machine": "m", "date": "2026-11-25"}
+    return stamps | fields
+
+
+def test_results_are_grouped_imdb_first_best_first():
+    results = {
+        "a": _row("tfidf_logreg", test_accuracy=0.91, val_accuracy=0.91, n_train=9, n_val=1, n_test=10,
+                  train_seconds=3.0, data="x"),
+        "b": _row("bilstm", test_accuracy=0.88, val_accuracy=0.90, n_train=9, n_val=1, n_test=10,
+                  train_seconds=30.0, data="x"),
+        "c": _row("nbow_bigram", test_accuracy=0.905, val_accuracy=0.92, n_train=9, n_val=1, n_test=10,
+                  train_seconds=5.0, data="x"),
+        "d": _row("unregistered_timing", variant="fast", speed=2.0),
+    }
+    tables = course.results_tables(results)
+    assert list(tables)[0] == "IMDB classifiers"
+    assert list(tables["IMDB classifiers"]["model"]) == ["tfidf_logreg", "nbow_bigram", "bilstm"]
+    assert tables["IMDB classifiers"]["what it is"][0] == bench.REGISTRY["tfidf_logreg"].description
+    other = tables["unregistered_timing"]
+    assert list(other.columns) == ["variant", "speed", "profile", "date"] and other["speed"][0] == 2.0
+
+
+def test_the_recorded_results_make_tables():
+    tables = course.results_tables(bench.load_results())
+    assert sum(len(t) for t in tables.values()) == len(bench.load_results())

@@ -1,0 +1,126 @@
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from tiny import tiny_finetuned
+
+from helpers import deploy, finetune
+from helpers.sentiment import SentimentPredictor
+
+REVIEWS = ["A joy from start to finish.", "Two hours I will never get back, and the popcorn was stale too.",
+           "Not bad.", "The plot made no sense, but the actors clearly had fun and so did I."]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny classifier, its ONNX export and the export's int8 quantization (exported once: it takes seconds)."""
+    classifier = tiny_finetuned(max_len=32)
+    folder = tmp_path_factory.mktemp("onnx")
+    fp32 = deploy.export_onnx(classifier.model, folder / "model.onnx", max_tokens=32)
+    int8 = deploy.quantize_onnx(fp32, folder / "model-int8.onnx")
+    return classifier, fp32, int8
+
+
+def _batch(classifier, texts):
+    inputs, _ = finetune.pad_batch(classifier.inputs(texts), [0] * len(texts), classifier.tokenizer.pad_token_id)
+    return inputs
+
+
+def test_onnxruntime_gives_pytorchs_logits_for_any_batch_and_length(exported):
+    classifier, fp32, _ = exported
+    onnx = deploy.OnnxModel(fp32, threads=1)
+    for texts in (REVIEWS[:1], REVIEWS, REVIEWS * 3):  # batch 1, 4 and 12; lengths other than the trace's
+        inputs = _batch(classifier, texts)
+        with torch.no_grad():
+            expected = classifier.model(**inputs)
+        assert inputs["attention_mask"].eq(0).any() or len(texts) == 1  # padding is exercised
+        torch.testing.assert_close(onnx(**inputs), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_the_export_is_a_graph_and_its_weights_and_needs_both(exported, tmp_path):
+    _, fp32, _ = exported
+    assert sorted(p.name for p in fp32.parent.iterdir()) == ["model-int8.onnx", "model.onnx", "model.onnx.data"]
+    assert deploy.size_on_disk(fp32) == sum(p.stat().st_size for p in deploy.onnx_files(fp32))
+    shutil.copy(fp32, tmp_path / "model.onnx")  # the graph without its .data file
+    with pytest.raises(Exception, match="model.onnx.data"):
+        deploy.OnnxModel(tmp_path / "model.onnx")
+
+
+def test_a_missing_model_says_how_to_make_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match="export_onnx"):
+        deploy.OnnxModel(tmp_path / "nothing.onnx")
+
+
+def test_a_failed_export_leaves_nothing_behind(tmp_path):
+    class Broken(torch.nn.Module):
+        def forward(self, input_ids, attention_mask):
+            raise RuntimeError("cannot trace this")
+
+    with pytest.raises(Exception):
+        deploy.export_onnx(Broken(), tmp_path / "model.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_predictor_runs_an_onnx_model_as_it_runs_pytorch(exported):
+    classifier, fp32, int8 = exported
+    reference = SentimentPredictor(classifier).predict_proba(REVIEWS)
+    onnx = SentimentPredictor(dataclasses.replace(classifier, model=deploy.OnnxModel(fp32)))
+    np.testing.assert_allclose(onnx.predict_proba(REVIEWS), reference, atol=1e-5)
+    assert deploy.size_on_disk(int8) < deploy.size_on_disk(fp32) / 2
+
+
+def test_torch_dynamic_quantization_stores_int8_weights_and_leaves_the_original_alone(exported):
+    classifier = exported[0]
+    before = {k: v.clone() for k, v in classifier.model.state_dict().items()}
+    quantized = deploy.quantize_dynamic(classifier.model)
+    linear = [m for m in quantized.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert len(linear) == sum(isinstance(m, torch.nn.Linear) for m in classifier.model.modules()) > 0
+    assert linear[0].weight().dtype == torch.qint8
+    assert all(torch.equal(v, classifier.model.state_dict()[k]) for k, v in before.items())
+    assert deploy.size_on_disk(quantized) < deploy.size_on_disk(classifier.model)
+    inputs = _batch(classifier, REVIEWS)
+    with torch.no_grad():
+        assert quantized(**inputs).shape == (len(REVIEWS), 2)
+
+
+def test_compare_measures_every_variant_against_the_first(exported):
+    classifier, fp32, int8 = exported
+    found = [deploy.Variant("eager fp32", classifier.model, classifier.model),
+             deploy.Variant("onnx fp32", deploy.OnnxModel(fp32, threads=1), fp32),
+             deploy.Variant("onnx int8", deploy.OnnxModel(int8, threads=1), int8)]
+    rows = deploy.compare(classifier, found, REVIEWS * 2, [1, 0, 1, 1] * 2, batch_size=4, n_latency=3)
+    assert [r["variant"] for r in rows] == ["eager fp32", "onnx fp32", "onnx int8"]
+    assert set(deploy.COLUMNS) <= set(rows[0])
+    assert rows[0]["throughput_ratio_vs_eager"] == 1 and rows[0]["accuracy_delta_points"] == 0
+    assert rows[1]["label_agreement"] == 1 and rows[1]["max_probability_change"] < 1e-5
+    assert rows[1]["size_bytes"] == deploy.size_on_disk(fp32)
+    assert all(r["latency_p95_ms"] >= r["latency_p50_ms"] > 0 for r in rows)
+
+
+def test_torch_threads_is_restored():
+    before = torch.get_num_threads()
+    with deploy.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_compare_refuses_nonsense_settings():
+    with pytest.raises(ValueError, match="repeats and batch_size must be positive"):
+        deploy.compare(None, [], [], [], repeats=0)
+
+
+def test_latencies_are_timed_for_every_model_on_every_input(exported):
+    classifier = exported[0]
+    calls = []
+
+    class Counting(torch.nn.Module):
+        def forward(self, input_ids, attention_mask):
+            calls.append(input_ids.shape)
+            return classifier.model(input_ids, attention_mask)
+
+    inputs = [_batch(classifier, [t]) for t in REVIEWS]
+    ms = deploy.latencies_ms([classifier.model, Counting()], inputs, warmup=1)
+    assert ms.shape == (2, len(REVIEWS)) and (ms > 0).all()
+    assert len(calls) == 1 + len(REVIEWS)  # the warm-up, then each input once

@@ -1,0 +1,134 @@
+"""The service, tested as a client meets it: a real server on 127.0.0.1, real HTTP, and a real browser for the page."""
+
+import asyncio
+import concurrent.futures
+import shutil
+import subprocess
+import urllib.parse
+
+import httpx
+import pytest
+from tiny import tiny_finetuned
+
+from helpers import serve
+from helpers.sentiment import SentimentPredictor
+
+REVIEWS = ["A joy from start to finish.", "Two hours I will never get back.", "Not bad at all."]
+LIMITS = ("--max-texts", "4", "--max-chars", "300", "--max-body-bytes", "4000")
+
+
+@pytest.fixture(scope="module")
+def predictor_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("serve") / "predictor"
+    SentimentPredictor(tiny_finetuned(max_len=32)).save(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(predictor_dir):
+    # A long wait for company, so that requests sent together are answered by one model call.
+    with serve.Server(predictor_dir, *LIMITS, "--threads", "1", "--max-wait-ms", "300") as running:
+        yield running
+
+
+def test_health_says_the_model_is_loaded(server):
+    body = httpx.get(server.url + "/health").json()
+    assert body["status"] == "ok" and body["batching"] is True and body["limits"]["max_texts"] == 4
+
+
+def test_predictions_are_the_predictors_in_order(server, predictor_dir):
+    response = httpx.post(server.url + "/predict", json={"texts": REVIEWS})
+    assert response.status_code == 200
+    expected = SentimentPredictor.load(predictor_dir).predict(REVIEWS)
+    got = response.json()["predictions"]
+    assert [p["label"] for p in got] == [p.label for p in expected]
+    assert [p["probability"] for p in got] == pytest.approx([p.probability for p in expected], abs=1e-4)
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ('{"texts": ["unclosed"', 400, "not valid JSON"),
+    ('{"texts": []}', 422, "empty list"),
+    ('{"texts": ["fine", "   "]}', 422, "texts.1 is empty"),
+    ('{"texts": ["fine", 42]}', 422, "texts.1"),
+    ('{"texts": "one review"}', 422, "texts"),
+    ('{"text": ["wrong field"]}', 422, "texts is missing"),
+    ('{"texts": ["a", "b", "c", "d", "e"]}', 422, "at most 4"),
+    ('{"texts": ["' + "long " * 100 + '"]}', 422, "at most 300"),
+    ('{"texts": ["' + "x" * 5000 + '"]}', 413, "at most 4,000"),
+])
+def test_bad_requests_get_a_4xx_that_says_what_was_wrong(server, body, status, message):
+    response = httpx.post(server.url + "/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status, response.text
+    assert message in response.json()["detail"]
+
+
+def test_requests_sent_together_share_model_calls(server):
+    before = httpx.get(server.url + "/health").json()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda t: httpx.post(server.url + "/predict", json={"texts": [t]}, timeout=60),
+                                REVIEWS * 3))
+    assert all(a.status_code == 200 for a in answers)
+    after = httpx.get(server.url + "/health").json()
+    assert after["texts_predicted"] - before["texts_predicted"] == 9
+    assert after["model_calls"] - before["model_calls"] < 9
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Chromium (apt-get install chromium)")
+def test_the_page_shows_a_prediction_in_a_browser(server, predictor_dir):
+    review = "A joy from start to finish."
+    url = f"{server.url}/?text={urllib.parse.quote(review)}"  # the page predicts a review passed in its link
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
+                          "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    expected = SentimentPredictor.load(predictor_dir).predict([review])[0]
+    assert f'id="label">{expected.label} (' in dom and "% sure)" in dom
+
+
+def test_the_micro_batcher_answers_each_request_with_its_own_share():
+    calls = []
+
+    def predict(texts):
+        calls.append(list(texts))
+        return [t.upper() for t in texts]
+
+    async def scenario():
+        batcher = serve.MicroBatcher(predict, max_batch=8, max_wait=0.05)
+        await batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.submit(t) for t in (["a"], ["b", "c"], ["d"])))
+        finally:
+            await batcher.stop()
+
+    assert asyncio.run(scenario()) == [["A"], ["B", "C"], ["D"]]
+    assert calls == [["a", "b", "c", "d"]]
+
+
+def test_without_batching_each_request_is_its_own_call():
+    calls = []
+
+    async def scenario():
+        batcher = serve.MicroBatcher(lambda texts: calls.append(texts) or texts, enabled=False)
+        await batcher.start()
+        try:
+            await asyncio.gather(*(batcher.submit([t]) for t in "abc"))
+        finally:
+            await batcher.stop()
+
+    asyncio.run(scenario())
+    assert calls == [["a"], ["b"], ["c"]]
+
+
+def test_bad_command_line_values_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        serve.parse_args(["--model", "m", "--port", "0"])
+    assert "--port must be a positive number" in capsys.readouterr().err
+
+
+def test_a_missing_model_folder_stops_the_server_with_a_clear_message(tmp_path):
+    with pytest.raises(RuntimeError, match="No saved predictor"):
+        with serve.Server(tmp_path / "missing", start_timeout=120):
+            pass
+
+
+def test_a_load_test_needs_clients():
+    with pytest.raises(ValueError, match="concurrency and per_request must be positive"):
+        serve.load_test("http://127.0.0.1:9", ["a"], concurrency=0)
