@@ -31,6 +31,17 @@ class Profile:
     w2v_epochs: int  # skip-gram passes over the corpus
     model_name: str  # pre-trained checkpoint for the Transformer chapters
     finetune_epochs: int
+    # 04 sequence to sequence: the generated numbers-in-words task and its GRU encoder-decoders
+    seq2seq_train: int  # training pairs; validation and test get a quarter as many each
+    seq2seq_epochs: int  # the same budget for every model compared
+    seq2seq_hidden: int  # GRU size per direction (embeddings are half as wide)
+    beam_pairs: int  # test pairs decoded one at a time by beam search
+    # 05 Transformer: the encoder-decoder on chapter 04's task, the IMDB encoder, the attention cost sweep
+    transformer_dim: int
+    transformer_heads: int
+    transformer_layers: int
+    transformer_epochs: int  # IMDB classifier
+    attention_cost_lengths: tuple[int, ...]  # sequence lengths of the attention cost sweep (05)
 
 
 PROFILES: dict[str, Profile] = {
@@ -40,6 +51,9 @@ PROFILES: dict[str, Profile] = {
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        seq2seq_train=800, seq2seq_epochs=2, seq2seq_hidden=32, beam_pairs=40,
+        transformer_dim=32, transformer_heads=2, transformer_layers=1, transformer_epochs=1,
+        attention_cost_lengths=(64, 128, 256),
     ),
     "cpu": Profile(
         name="cpu",
@@ -47,6 +61,9 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        seq2seq_train=8_000, seq2seq_epochs=10, seq2seq_hidden=64, beam_pairs=500,
+        transformer_dim=64, transformer_heads=4, transformer_layers=2, transformer_epochs=4,
+        attention_cost_lengths=(256, 512, 1024, 2048, 4096),
     ),
     "full": Profile(
         name="full",
@@ -54,6 +71,9 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
         model_name="bert-base-uncased", finetune_epochs=3,
+        seq2seq_train=20_000, seq2seq_epochs=15, seq2seq_hidden=128, beam_pairs=2_000,
+        transformer_dim=128, transformer_heads=4, transformer_layers=4, transformer_epochs=8,
+        attention_cost_lengths=(256, 512, 1024, 2048, 4096, 8192),
     ),
 }
 
