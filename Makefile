@@ -50,7 +50,7 @@ bench: $(STAMPS)/bench.done
 
 $(STAMPS)/bench.done: $(HELPERS) | install
 	@mkdir -p $(STAMPS)
-	$(PY) -m helpers.bench --all --profile $${COURSE_PROFILE:-cpu} --record benchmarks/results.json --readme README.md
+	$(PY) -m helpers.bench --all --profile $${COURSE_PROFILE:-cpu} --record helpers/resources/benchmark_results.json --readme README.md
 	@touch $@
 
 # After an upgrade: pin what is installed as the tested versions.

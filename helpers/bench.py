@@ -1,7 +1,7 @@
 """Benchmarks: train and evaluate course models, print one JSON line per result, keep the README tables.
 
     python -m helpers.bench tfidf_logreg --imdb ../shared/data/imdb --profile cpu
-    python -m helpers.bench --all --record benchmarks/results.json --readme README.md
+    python -m helpers.bench --all --record helpers/resources/benchmark_results.json --readme README.md
 
 A benchmark is a function registered under a name. An IMDB benchmark gets (train, val, test, profile), with
 validation carved from train and test scored once; a benchmark with its own data (a generated task, a timing
@@ -28,6 +28,8 @@ from pathlib import Path
 from helpers import config, data, environment
 
 TABLE_START, TABLE_END = "<!-- bench:start -->", "<!-- bench:end -->"
+# The recorded results ship inside the package, so chapter 10 can show them in Colab too.
+RESULTS = Path(__file__).resolve().parent / "resources" / "benchmark_results.json"
 IMDB_TABLE = "imdb"
 # The IMDB table's columns; other benchmarks list their own.
 IMDB_COLUMNS = ("test_accuracy", "val_accuracy", "n_train", "n_val", "n_test", "data", "profile", "train_seconds")
@@ -118,7 +120,7 @@ def row_key(row: dict) -> str:
     return "|".join(parts)
 
 
-def load_results(path: Path) -> dict[str, dict]:
+def load_results(path: Path = RESULTS) -> dict[str, dict]:
     """The recorded rows ({key: row}); an empty dict when the file does not exist yet."""
     return json.loads(path.read_text()) if path.exists() else {}
 

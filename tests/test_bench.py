@@ -133,5 +133,5 @@ def test_concurrent_recorders_lose_no_rows_and_leave_valid_json(tmp_path):
 
 
 def test_the_readme_tables_are_exactly_those_built_from_the_results():
-    results = bench.load_results(ROOT / "benchmarks" / "results.json")
+    results = bench.load_results(bench.RESULTS)
     assert bench.readme_section((ROOT / "README.md").read_text()) == bench.markdown_tables(results)

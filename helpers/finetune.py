@@ -1,0 +1,472 @@
+"""Fine-tuning a pre-trained encoder for sentiment: truncation, a pooled classifier, one plain PyTorch loop.
+
+The pieces, in the order a review meets them:
+
+    encode        texts -> WordPiece ids, no special tokens, no length limit
+    truncate_review / chunk_review
+                  ids -> [CLS] + at most max_len - 2 ids + [SEP] (head, tail or head+tail), or overlapping windows
+    pad_batch     id lists -> {"input_ids", "attention_mask"} padded to the longest in the batch
+    SentimentClassifier
+                  encoder -> one vector per review ([CLS] or mean of tokens) -> dropout -> linear -> logits
+    fit           the training loop: AdamW, warmup then decay, clipping, frozen or full, one progress bar
+    FineTuned     the trained model with its tokenizer and settings: predict_proba, accuracy, save; `load`
+
+`train_classifier` strings them together for a train/validation split and caches the result on disk.
+
+Every switch lives in `FinetuneConfig`. A new technique adds a field there, off by default, and a few lines
+where it acts: per-layer learning rates in `parameter_groups`, mixed precision around the forward pass in
+`fit`, gradient accumulation around its optimizer step, early stopping after its validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from datasets import Dataset, DatasetDict
+from safetensors.torch import load_model, save_model
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoModel, AutoTokenizer, get_scheduler
+
+from helpers import config as course_config
+from helpers import data, models, training
+from helpers.classifiers import Batches
+
+TRUNCATIONS = ("head", "tail", "head+tail")
+POOLINGS = ("cls", "mean")
+SCHEDULES = ("linear", "cosine", "constant_with_warmup")
+CACHE_VARIABLE = "COURSE_CACHE"
+
+
+# --- From text to model inputs -----------------------------------------------------------------------------
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """The texts as a list; a clear error for a bare string, an empty list or a non-string item."""
+    if isinstance(texts, str):
+        raise TypeError("Expected a list of texts, got a single string: wrap it in a list, e.g. [text].")
+    texts = list(texts)
+    if not texts:
+        raise ValueError("Expected at least one text, got an empty list.")
+    bad = next((t for t in texts if not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(f"Every text must be a string, got {type(bad).__name__}: {bad!r:.60}.")
+    return texts
+
+
+def encode(tokenizer, texts: Sequence[str]) -> list[list[int]]:
+    """WordPiece ids of each text, without [CLS]/[SEP] and without any length limit.
+
+    `verbose=False` because a review longer than the model's 512 positions is expected here: it is
+    truncated or chunked afterwards, by the strategy the caller picks.
+    """
+    return tokenizer(check_texts(texts), add_special_tokens=False, verbose=False)["input_ids"]
+
+
+def truncate(ids: list[int], n: int, strategy: str = "head+tail", head: int | None = None) -> list[int]:
+    """At most `n` ids: the first n ("head"), the last n ("tail"), or a few first and the rest last.
+
+    "head+tail" keeps `head` ids from the start (default: a quarter of n, rounded up) and the rest from the
+    end, as Sun et al. (2019) found best on IMDB: 128 + 382 of BERT's 510.
+
+    >>> truncate([1, 2, 3, 4, 5, 6, 7, 8], 4, "head")
+    [1, 2, 3, 4]
+    >>> truncate([1, 2, 3, 4, 5, 6, 7, 8], 4, "tail")
+    [5, 6, 7, 8]
+    >>> truncate([1, 2, 3, 4, 5, 6, 7, 8], 4, "head+tail")
+    [1, 6, 7, 8]
+    >>> truncate([1, 2, 3], 4, "head+tail")  # short enough: unchanged
+    [1, 2, 3]
+    """
+    if strategy not in TRUNCATIONS:
+        raise ValueError(f"Unknown truncation {strategy!r}: choose one of {', '.join(TRUNCATIONS)}.")
+    if n < 1:
+        raise ValueError(f"Keep at least one token, got n={n}.")
+    if len(ids) <= n:
+        return list(ids)
+    if strategy == "head":
+        return list(ids[:n])
+    if strategy == "tail":
+        return list(ids[len(ids) - n:])
+    head = -(-n // 4) if head is None else head
+    if not 0 <= head <= n:
+        raise ValueError(f"head must be between 0 and n={n}, got {head}.")
+    return list(ids[:head]) + list(ids[len(ids) - (n - head):])
+
+
+def truncate_review(ids: list[int], max_len: int, strategy: str, cls_id: int, sep_id: int) -> list[int]:
+    """[CLS] + the review's ids cut to max_len - 2 by `strategy` + [SEP]: exactly what the encoder reads.
+
+    >>> truncate_review([1, 2, 3, 4, 5, 6, 7, 8], 6, "head+tail", cls_id=101, sep_id=102)
+    [101, 1, 6, 7, 8, 102]
+    """
+    if max_len < 3:
+        raise ValueError(f"max_len must leave room for [CLS], [SEP] and one token: got {max_len}.")
+    return [cls_id, *truncate(ids, max_len - 2, strategy), sep_id]
+
+
+def chunk_review(ids: list[int], max_len: int, overlap: int, cls_id: int, sep_id: int) -> list[list[int]]:
+    """Cover a whole review with windows of max_len tokens ([CLS] + max_len - 2 ids + [SEP]).
+
+    Consecutive windows share `overlap` ids, so a phrase cut by one window's edge is whole in the next;
+    the last window may be shorter. The same windows as the tokenizer's `return_overflowing_tokens=True,
+    stride=overlap`. A classifier then pools the windows' predictions (chunk-and-pool).
+
+    >>> chunk_review([1, 2, 3, 4, 5, 6, 7], max_len=5, overlap=1, cls_id=101, sep_id=102)
+    [[101, 1, 2, 3, 102], [101, 3, 4, 5, 102], [101, 5, 6, 7, 102]]
+    """
+    width = max_len - 2
+    if width < 1 or not 0 <= overlap < width:
+        raise ValueError(f"Need max_len >= 3 and 0 <= overlap < max_len - 2, got max_len={max_len}, "
+                         f"overlap={overlap}.")
+    windows, start = [], 0
+    while True:
+        windows.append([cls_id, *ids[start:start + width], sep_id])
+        if start + width >= len(ids):
+            return windows
+        start += width - overlap
+
+
+def pad_batch(sequences: list[list[int]], labels: list[int], pad_id: int = 0) -> training.Batch:
+    """Pad id lists to the longest in the batch; the attention mask is 1 on real tokens, 0 on padding.
+
+    >>> inputs, labels = pad_batch([[101, 7, 102], [101, 102]], [1, 0])
+    >>> inputs["input_ids"].tolist(), inputs["attention_mask"].tolist(), labels.tolist()
+    ([[101, 7, 102], [101, 102, 0]], [[1, 1, 1], [1, 1, 0]], [1, 0])
+    """
+    if not sequences:
+        raise ValueError("A batch needs at least one sequence.")
+    width = max(len(s) for s in sequences)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)  # (B, T)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)  # (B, T)
+    for row, s in enumerate(sequences):
+        input_ids[row, :len(s)] = torch.tensor(s, dtype=torch.long)
+        attention_mask[row, :len(s)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}, torch.tensor(labels, dtype=torch.long)
+
+
+# --- The model ----------------------------------------------------------------------------------------------
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """One vector per sequence: the first token's ([CLS]) or the mean over the real (unpadded) tokens.
+
+    >>> hidden = torch.tensor([[[1.0], [3.0], [9.0]]])  # (B=1, T=3, H=1); the last token is padding
+    >>> pool(hidden, torch.tensor([[1, 1, 0]]), "cls").tolist(), pool(hidden, torch.tensor([[1, 1, 0]]), "mean").tolist()
+    ([[1.0]], [[2.0]])
+    """
+    if pooling == "cls":
+        return hidden[:, 0]  # (B, H)
+    if pooling == "mean":
+        mask = attention_mask[..., None].to(hidden.dtype)  # (B, T, 1)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, H)
+    raise ValueError(f"Unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}.")
+
+
+class SentimentClassifier(nn.Module):
+    """A pre-trained encoder, one pooled vector per review, dropout and a linear layer to the class logits.
+
+    BERT's own `BertForSequenceClassification` reads [CLS] through the pooler (a dense + tanh layer trained for
+    next-sentence prediction); here the head reads the encoder's last hidden states directly, so [CLS] and mean
+    pooling differ in nothing but the pooling.
+    """
+
+    def __init__(self, encoder: nn.Module, num_labels: int = 2, pooling: str = "cls", dropout: float = 0.1):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"Unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}.")
+        self.encoder, self.pooling = encoder, pooling
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
+        return self.head(self.dropout(pool(hidden, attention_mask, self.pooling)))  # (B, num_labels)
+
+
+# --- The settings and the loop -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Every switch of a fine-tuning run. A new technique adds a field here (default: off) and a branch in `fit`."""
+
+    lr: float = 5e-5  # peak learning rate, reached at the end of warmup
+    epochs: int = 1
+    batch_size: int = 16
+    max_len: int = 256  # tokens per review, [CLS] and [SEP] included
+    truncation: str = "head+tail"  # which max_len - 2 WordPiece ids of a long review are kept (TRUNCATIONS)
+    pooling: str = "cls"  # "cls": the first token's vector; "mean": the mean over real tokens
+    freeze_encoder: bool = False  # True: train only the head on fixed features
+    warmup: float = 0.1  # fraction of the optimizer steps over which the learning rate rises from 0
+    schedule: str = "linear"  # after warmup: "linear" decay to 0, "cosine", or "constant_with_warmup"
+    weight_decay: float = 0.01  # AdamW's, on weight matrices only (not biases and LayerNorm)
+    clip_norm: float | None = 1.0  # clip the gradient's global norm; None: no clipping
+    dropout: float = 0.1  # before the head
+    seed: int = 0  # head initialization, batch order, dropout
+    eval_batch_size: int = 64
+
+    def __post_init__(self):
+        problems = []
+        if self.truncation not in TRUNCATIONS:
+            problems.append(f"truncation must be one of {TRUNCATIONS}, got {self.truncation!r}")
+        if self.pooling not in POOLINGS:
+            problems.append(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        for name in ("lr", "epochs", "batch_size", "eval_batch_size"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name} must be positive, got {getattr(self, name)}")
+        if self.max_len < 3:
+            problems.append(f"max_len must be at least 3 ([CLS], a token, [SEP]), got {self.max_len}")
+        if not 0 <= self.warmup < 1:
+            problems.append(f"warmup is a fraction of the steps, 0 <= warmup < 1, got {self.warmup}")
+        if self.clip_norm is not None and not self.clip_norm > 0:
+            problems.append(f"clip_norm must be positive or None, got {self.clip_norm}")
+        if problems:
+            raise ValueError("Invalid FinetuneConfig: " + "; ".join(problems) + ".")
+
+    def key(self) -> str:
+        """12 hex digits that change with any setting (for caching a trained model)."""
+        return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass
+class History:
+    """What `fit` measured: one row per epoch (losses, accuracies, seconds) and one per optimizer step."""
+
+    epochs: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+
+    @property
+    def best(self) -> dict:
+        """The epoch with the highest validation accuracy (the one `fit` keeps)."""
+        return max(self.epochs, key=lambda row: row["val_accuracy"])
+
+
+def set_trainable(model: SentimentClassifier, freeze_encoder: bool) -> None:
+    """Freeze or unfreeze the encoder; the head always trains."""
+    for p in model.encoder.parameters():
+        p.requires_grad_(not freeze_encoder)
+
+
+def parameter_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
+    """AdamW groups: weight decay on weight matrices; none on biases and LayerNorm (BERT's recipe).
+
+    Only trainable parameters are listed, so a frozen encoder costs the optimizer nothing.
+    """
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 else decay).append(p)
+    return [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], val_batches: Iterable[training.Batch],
+        config: FinetuneConfig, device: torch.device | None = None, progress: bool = True) -> History:
+    """Fine-tune `model` with AdamW, warmup then decay, clipping; validate after each epoch, keep the best.
+
+    `train_batches` is re-iterable with a length (e.g. `classifiers.Batches`), one pass per epoch. The learning
+    rate follows transformers' `get_scheduler(config.schedule)` step by step. One progress bar for the whole run.
+    """
+    device = device or course_config.get_device()
+    torch.manual_seed(config.seed)  # dropout
+    model.to(device)
+    set_trainable(model, config.freeze_encoder)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.lr)
+    total = config.epochs * len(train_batches)
+    scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=round(config.warmup * total),
+                              num_training_steps=total)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    history, best_accuracy, best_state = History(), -1.0, None
+    bar = tqdm(total=total, desc="fine-tuning", unit="step", leave=True, disable=not progress)
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        if config.freeze_encoder:
+            model.encoder.eval()  # fixed features: no dropout noise inside a frozen encoder
+        start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
+        for inputs, labels in train_batches:
+            labels = labels.to(device)
+            logits = model(**training.to_device(inputs, device))  # (B, num_labels)
+            loss = nn.functional.cross_entropy(logits, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            if config.clip_norm is not None:
+                nn.utils.clip_grad_norm_(trainable, config.clip_norm)
+            lr = scheduler.get_last_lr()[0]  # the rate this step uses
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.item() * len(labels)
+            correct += (logits.argmax(-1) == labels).sum().item()
+            count += len(labels)
+            history.steps.append({"step": len(history.steps) + 1, "loss": loss.item(), "lr": lr})
+            bar.update()
+            bar.set_postfix(epoch=epoch, loss=f"{loss_sum / count:.3f}", lr=f"{lr:.1e}")
+        val = training.evaluate(model, val_batches, device)
+        history.epochs.append({"epoch": epoch, "train_loss": loss_sum / count, "train_accuracy": correct / count,
+                               "val_loss": val["loss"], "val_accuracy": val["accuracy"],
+                               "seconds": time.perf_counter() - start})
+        bar.set_postfix(epoch=epoch, loss=f"{loss_sum / count:.3f}", val_acc=f"{val['accuracy']:.3f}")
+        if val["accuracy"] > best_accuracy:
+            best_accuracy = val["accuracy"]
+            # The last epoch's weights are already in place; an earlier best is copied aside.
+            best_state = None if epoch == config.epochs else {k: v.detach().clone()
+                                                              for k, v in model.state_dict().items()}
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
+
+
+# --- A trained classifier: predict, score, save, load ------------------------------------------------------
+
+
+@dataclass
+class FineTuned:
+    """A fine-tuned classifier with the tokenizer and settings that feed it."""
+
+    model: SentimentClassifier
+    tokenizer: object
+    config: FinetuneConfig
+    history: History
+    train_seconds: float
+    model_name: str
+
+    def inputs(self, texts: Sequence[str]) -> list[list[int]]:
+        """Model-ready ids for each text: tokenized, truncated by the config, [CLS]/[SEP] added."""
+        t = self.tokenizer
+        return [truncate_review(ids, self.config.max_len, self.config.truncation, t.cls_token_id, t.sep_token_id)
+                for ids in encode(t, texts)]
+
+    def batches(self, texts: Sequence[str], labels: Sequence[int] | None = None) -> Batches:
+        """Batches in the order of `texts` (pass labels to score)."""
+        labels = list(labels) if labels is not None else [0] * len(texts)
+        return Batches(self.inputs(texts), labels, self.config.eval_batch_size,
+                       lambda s, y: pad_batch(s, y, self.tokenizer.pad_token_id))
+
+    def predict_proba(self, texts: Sequence[str]) -> torch.Tensor:
+        """(len(texts), num_labels) class probabilities, in batches, in the order of `texts`."""
+        texts = check_texts(texts)
+        # Sorting by length wastes little padding; the probabilities go back to the callers' order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        device = next(self.model.parameters()).device
+        proba = training.predict_proba(self.model, self.batches([texts[i] for i in order]), device)
+        return proba[torch.argsort(torch.tensor(order))]
+
+    def accuracy(self, ds: Dataset) -> float:
+        """Accuracy on a dataset with `text` and `label` columns."""
+        proba = self.predict_proba(list(ds["text"]))
+        return (proba.argmax(-1) == torch.tensor(ds["label"])).float().mean().item()
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model, tokenizer, settings and history to the folder `path` (all or nothing)."""
+        path = Path(path).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+        try:
+            save_model(self.model, str(tmp / "model.safetensors"))
+            self.model.encoder.config.save_pretrained(tmp / "encoder")
+            self.tokenizer.save_pretrained(tmp / "tokenizer")
+            meta = {"config": dataclasses.asdict(self.config), "model_name": self.model_name,
+                    "num_labels": self.model.head.out_features, "train_seconds": self.train_seconds,
+                    "history": dataclasses.asdict(self.history)}
+            (tmp / "finetune.json").write_text(json.dumps(meta, indent=1))
+            _replace_folder(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Put folder `new` at `target`: readers see the old folder or the new one, never half of one."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
+    os.replace(target, old / "x")
+    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load(path: str | os.PathLike) -> FineTuned:
+    """A classifier written by `FineTuned.save`, on the course's device."""
+    path = Path(path).expanduser()
+    if not (path / "finetune.json").is_file():
+        raise FileNotFoundError(f"{path} holds no saved classifier (no finetune.json); save one with .save().")
+    meta = json.loads((path / "finetune.json").read_text())
+    config = FinetuneConfig(**meta["config"])
+    encoder = AutoModel.from_config(AutoConfig.from_pretrained(path / "encoder"))
+    model = SentimentClassifier(encoder, meta["num_labels"], config.pooling, config.dropout)
+    load_model(model, str(path / "model.safetensors"))
+    model.to(course_config.get_device()).eval()
+    return FineTuned(model, AutoTokenizer.from_pretrained(path / "tokenizer"), config, History(**meta["history"]),
+                     meta["train_seconds"], meta["model_name"])
+
+
+# --- From a train/validation split to a trained (or cached) classifier -------------------------------------
+
+
+def build_classifier(model_name: str, config: FinetuneConfig, num_labels: int = 2, pretrained: bool = True,
+                     verbose: bool = True) -> tuple[object, SentimentClassifier]:
+    """(tokenizer, SentimentClassifier) on `model_name`'s encoder: pre-trained, or the same shape from scratch."""
+    tokenizer, encoder = models.load_pretrained(model_name, verbose=verbose)
+    if not pretrained:
+        torch.manual_seed(config.seed)
+        encoder = AutoModel.from_config(encoder.config)  # same architecture, random weights
+    torch.manual_seed(config.seed)  # the head's initialization
+    return tokenizer, SentimentClassifier(encoder, num_labels, config.pooling, config.dropout)
+
+
+def default_cache_dir() -> Path:
+    """Where trained classifiers are kept: $COURSE_CACHE, else ~/.cache/pytorch-nlp-course."""
+    return Path(os.environ.get(CACHE_VARIABLE) or "~/.cache/pytorch-nlp-course").expanduser() / "finetuned"
+
+
+def cache_key(model_name: str, config: FinetuneConfig, train: Dataset, val: Dataset, pretrained: bool = True) -> str:
+    """12 hex digits naming one training run: the checkpoint actually loaded, the settings and the data."""
+    source = models.resolve_checkpoint(model_name)[1]
+    fingerprint = data.fingerprint(DatasetDict({"train": train, "validation": val}))
+    text = json.dumps([source, pretrained, config.key(), fingerprint])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def train_classifier(train: Dataset, val: Dataset, config: FinetuneConfig, model_name: str | None = None,
+                     pretrained: bool = True, cache_dir: str | os.PathLike | None = None,
+                     progress: bool = True) -> FineTuned:
+    """Fine-tune `model_name` (default: the profile's) on `train`, validating on `val`.
+
+    With `cache_dir`, a run with the same checkpoint, settings and data is loaded from there instead of
+    retrained (and a new run is saved there), so later chapters can reuse it; the results are the same.
+    """
+    model_name = model_name or course_config.get_profile().model_name
+    folder = None
+    if cache_dir is not None:
+        folder = Path(cache_dir).expanduser() / cache_key(model_name, config, train, val, pretrained)
+        if (folder / "finetune.json").is_file():
+            if progress:
+                print(f"Loaded the fine-tuned classifier from the cache ({folder.name}).")
+            return load(folder)
+    tokenizer, model = build_classifier(model_name, config, pretrained=pretrained, verbose=progress)
+    start = time.perf_counter()
+    framed = FineTuned(model, tokenizer, config, History(), 0.0, model_name)
+    collate = lambda s, y: pad_batch(s, y, tokenizer.pad_token_id)  # noqa: E731
+    train_batches = Batches(framed.inputs(list(train["text"])), list(train["label"]), config.batch_size, collate,
+                            shuffle=True, seed=config.seed)
+    val_batches = framed.batches(list(val["text"]), list(val["label"]))
+    framed.history = fit(model, train_batches, val_batches, config, progress=progress)
+    framed.train_seconds = time.perf_counter() - start
+    model.eval()
+    if folder is not None:
+        framed.save(folder)
+    return framed

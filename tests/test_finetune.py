@@ -1,0 +1,254 @@
+import dataclasses
+import random
+
+import pytest
+import torch
+from datasets import Dataset
+from hypothesis import given
+from hypothesis import strategies as st
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from helpers import finetune, models
+
+POSITIVE, NEGATIVE = ("great", "superb", "wonderful"), ("awful", "boring", "dreadful")
+FILLER = "the film plot actor scene story music camera end of a and it was this".split()
+
+
+def toy_reviews(n: int, seed: int) -> Dataset:
+    """Short reviews whose label is told by one sentiment word among neutral ones."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = i % 2
+        words = rng.choices(FILLER, k=rng.randint(4, 12))
+        words.insert(rng.randrange(len(words) + 1), rng.choice(POSITIVE if label else NEGATIVE))
+        texts.append(" ".join(words))
+        labels.append(label)
+    return Dataset.from_dict({"text": texts, "label": labels})
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(models.offline_model_path())
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, tokenizer):
+    """A tiny random BERT with the packaged WordPiece vocabulary, saved as a local checkpoint folder."""
+    torch.manual_seed(123)  # not a FinetuneConfig seed, so "from scratch" differs from this "pre-trained" one
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64)
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+TOY = finetune.FinetuneConfig(lr=3e-3, epochs=4, batch_size=16, max_len=24, warmup=0.1, seed=0)
+
+
+def test_head_tail_and_head_plus_tail_keep_the_right_ids():
+    ids = list(range(100))
+    assert finetune.truncate(ids, 10, "head") == list(range(10))
+    assert finetune.truncate(ids, 10, "tail") == list(range(90, 100))
+    assert finetune.truncate(ids, 10, "head+tail") == [0, 1, 2] + list(range(93, 100))
+    assert finetune.truncate(ids, 510, "head+tail") == ids  # short reviews are untouched
+    kept = finetune.truncate(list(range(1000)), 510, "head+tail")
+    assert kept[:128] == list(range(128)) and kept[128:] == list(range(1000 - 382, 1000))  # Sun et al.: 128 + 382
+    assert finetune.truncate(ids, 10, "head+tail", head=0) == finetune.truncate(ids, 10, "tail")
+
+
+@given(st.lists(st.integers(0, 50), max_size=60), st.integers(1, 40), st.sampled_from(finetune.TRUNCATIONS))
+def test_truncation_keeps_a_prefix_and_a_suffix_in_order(ids, n, strategy):
+    kept = finetune.truncate(ids, n, strategy)
+    assert len(kept) == min(n, len(ids))
+    tail_start = len(ids) - len(kept)
+    assert any(kept[:k] == ids[:k] and kept[k:] == ids[tail_start + k:] for k in range(len(kept) + 1)), (
+        "the kept ids are a start of the review followed by an end of it")
+
+
+def test_truncate_review_adds_cls_and_sep_once(tokenizer):
+    ids = finetune.encode(tokenizer, ["a rather long review " * 50])[0]
+    for strategy in finetune.TRUNCATIONS:
+        framed = finetune.truncate_review(ids, 32, strategy, tokenizer.cls_token_id, tokenizer.sep_token_id)
+        assert len(framed) == 32
+        assert framed.count(tokenizer.cls_token_id) == 1 and framed[0] == tokenizer.cls_token_id
+        assert framed.count(tokenizer.sep_token_id) == 1 and framed[-1] == tokenizer.sep_token_id
+    head = finetune.truncate_review(ids, 32, "head", tokenizer.cls_token_id, tokenizer.sep_token_id)
+    assert head == tokenizer("a rather long review " * 50, max_length=32, truncation=True)["input_ids"]
+
+
+def test_bad_truncation_settings_say_what_to_choose():
+    with pytest.raises(ValueError, match="head, tail, head\\+tail"):
+        finetune.truncate([1, 2, 3], 2, "middle")
+    with pytest.raises(ValueError, match="max_len"):
+        finetune.truncate_review([1, 2, 3], 2, "head", 101, 102)
+
+
+@pytest.mark.parametrize("max_len, overlap", [(16, 0), (16, 5), (40, 13), (300, 50)])
+def test_chunks_are_the_tokenizers_overflowing_windows(tokenizer, max_len, overlap):
+    text = "An uneven film. The first act drags, but the ending is wonderful and moving. " * 12
+    ids = finetune.encode(tokenizer, [text])[0]
+    mine = finetune.chunk_review(ids, max_len, overlap, tokenizer.cls_token_id, tokenizer.sep_token_id)
+    theirs = tokenizer(text, max_length=max_len, truncation=True, stride=overlap,
+                       return_overflowing_tokens=True)["input_ids"]
+    assert mine == theirs
+    covered = [i for w in mine for i in w[1:-1]]
+    assert set(covered) == set(ids) and len(covered) >= len(ids)
+
+
+def test_chunk_overlap_must_leave_room_to_advance():
+    with pytest.raises(ValueError, match="overlap"):
+        finetune.chunk_review(list(range(20)), max_len=6, overlap=4, cls_id=101, sep_id=102)
+
+
+def test_mean_pooling_ignores_padding_and_cls_reads_the_first_token():
+    hidden = torch.randn(2, 5, 3)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    garbage = hidden.clone()
+    garbage[0, 3:] = 1e6
+    torch.testing.assert_close(finetune.pool(garbage, mask, "mean"), finetune.pool(hidden, mask, "mean"))
+    torch.testing.assert_close(finetune.pool(hidden, mask, "mean")[0], hidden[0, :3].mean(0))
+    torch.testing.assert_close(finetune.pool(hidden, mask, "cls"), hidden[:, 0])
+
+
+@pytest.mark.parametrize("pooling", finetune.POOLINGS)
+def test_a_review_gets_the_same_logits_alone_or_padded_in_a_batch(checkpoint, tokenizer, pooling):
+    config = dataclasses.replace(TOY, pooling=pooling)
+    _, model = finetune.build_classifier(checkpoint, config, verbose=False)
+    model.eval()
+    short, long = [101, 2307, 102], [101, 2307, 2143, 2001, 6659, 102]
+    inputs, _ = finetune.pad_batch([short, long], [0, 0], tokenizer.pad_token_id)
+    alone, _ = finetune.pad_batch([short], [0], tokenizer.pad_token_id)
+    torch.testing.assert_close(model(**inputs)[0], model(**alone)[0], atol=1e-5, rtol=1e-5)
+
+
+def test_config_rejects_bad_settings_with_one_clear_message():
+    with pytest.raises(ValueError, match="truncation.*pooling.*lr must be positive"):
+        finetune.FinetuneConfig(truncation="middle", pooling="max", lr=0)
+    with pytest.raises(ValueError, match="warmup"):
+        finetune.FinetuneConfig(warmup=1.5)
+    assert finetune.FinetuneConfig().key() != finetune.FinetuneConfig(lr=1e-4).key()
+
+
+@pytest.fixture(scope="module")
+def trained(checkpoint):
+    return finetune.train_classifier(toy_reviews(192, 0), toy_reviews(64, 1), TOY, model_name=checkpoint,
+                                     progress=False)
+
+
+def test_fine_tuning_learns_the_toy_task(trained):
+    assert trained.history.best["val_accuracy"] >= 0.9
+    assert trained.accuracy(toy_reviews(64, 2)) >= 0.9
+    assert [row["epoch"] for row in trained.history.epochs] == [1, 2, 3, 4]
+
+
+def test_learning_rate_warms_up_linearly_then_decays_to_zero(trained):
+    lrs = [row["lr"] for row in trained.history.steps]
+    steps = len(lrs)  # 4 epochs of 12 batches
+    warmup = round(0.1 * steps)
+    assert steps == 48 and lrs[0] == 0.0
+    assert lrs[warmup] == pytest.approx(TOY.lr)
+    assert all(a < b for a, b in zip(lrs[:warmup], lrs[1:warmup + 1]))
+    assert all(a > b for a, b in zip(lrs[warmup:], lrs[warmup + 1:]))
+    assert lrs[-1] == pytest.approx(TOY.lr / (steps - warmup))
+
+
+def test_a_frozen_encoder_does_not_move_but_the_head_does(checkpoint):
+    config = dataclasses.replace(TOY, freeze_encoder=True, epochs=1)
+    tokenizer, model = finetune.build_classifier(checkpoint, config, verbose=False)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    batches = finetune.FineTuned(model, tokenizer, config, finetune.History(), 0, checkpoint).batches(
+        toy_reviews(32, 0)["text"], toy_reviews(32, 0)["label"])
+    finetune.fit(model, batches, batches, config, progress=False)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
+    assert not torch.equal(before["head.weight"], after["head.weight"])
+
+
+def test_clipping_bounds_the_gradient_the_optimizer_sees(checkpoint, monkeypatch):
+    norms = []
+    step = torch.optim.AdamW.step
+
+    def spy(self, *args, **kwargs):
+        grads = [p.grad.norm() for group in self.param_groups for p in group["params"] if p.grad is not None]
+        norms.append(torch.stack(grads).norm().item())
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    for clip in (1e-3, None):
+        config = dataclasses.replace(TOY, clip_norm=clip, epochs=1)
+        tokenizer, model = finetune.build_classifier(checkpoint, config, verbose=False)
+        batches = finetune.FineTuned(model, tokenizer, config, finetune.History(), 0, checkpoint).batches(
+            toy_reviews(16, 0)["text"], toy_reviews(16, 0)["label"])
+        finetune.fit(model, batches, batches, config, progress=False)
+    assert norms[0] <= 1e-3 * (1 + 1e-4) < norms[1]
+
+
+def test_predict_proba_keeps_the_callers_order_and_checks_its_input(trained):
+    texts = ["a great film", "an awful and boring plot with a long ending of the story", "superb"]
+    proba = trained.predict_proba(texts)
+    assert proba.shape == (3, 2)
+    torch.testing.assert_close(proba.sum(1), torch.ones(3))
+    torch.testing.assert_close(trained.predict_proba(texts[::-1]), proba.flip(0))
+    assert proba[0, 1] > 0.5 > proba[1, 1]
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        trained.predict_proba("a great film")
+    with pytest.raises(ValueError, match="empty"):
+        trained.predict_proba([])
+
+
+def test_save_and_load_give_the_same_predictions(trained, tmp_path):
+    texts = toy_reviews(20, 3)["text"]
+    folder = trained.save(tmp_path / "clf")
+    loaded = finetune.load(folder)
+    torch.testing.assert_close(loaded.predict_proba(texts), trained.predict_proba(texts))
+    assert loaded.config == trained.config and loaded.history.epochs == trained.history.epochs
+    trained.save(tmp_path / "clf")  # overwriting an existing save works too
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clf"]
+
+
+def test_a_failed_save_leaves_nothing_behind(trained, tmp_path, monkeypatch):
+    trained.save(tmp_path / "clf")
+    old = (tmp_path / "clf" / "model.safetensors").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(trained.tokenizer, "save_pretrained", broken)
+    with pytest.raises(OSError, match="disk full"):
+        trained.save(tmp_path / "clf")
+    with pytest.raises(OSError, match="disk full"):
+        trained.save(tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clf"]
+    assert (tmp_path / "clf" / "model.safetensors").read_bytes() == old
+
+
+def test_loading_a_folder_without_a_classifier_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no saved classifier"):
+        finetune.load(tmp_path)
+
+
+def test_a_cached_run_is_loaded_instead_of_retrained(checkpoint, tmp_path, monkeypatch, capsys):
+    train, val, config = toy_reviews(32, 0), toy_reviews(16, 1), dataclasses.replace(TOY, epochs=1)
+    first = finetune.train_classifier(train, val, config, model_name=checkpoint, cache_dir=tmp_path,
+                                      progress=False)
+    monkeypatch.setattr(finetune, "fit", lambda *a, **k: pytest.fail("retrained a cached run"))
+    again = finetune.train_classifier(train, val, config, model_name=checkpoint, cache_dir=tmp_path)
+    assert "from the cache" in capsys.readouterr().out
+    torch.testing.assert_close(again.predict_proba(val["text"]), first.predict_proba(val["text"]))
+    assert again.history.epochs == first.history.epochs
+    keys = {finetune.cache_key(checkpoint, config, train, val),
+            finetune.cache_key(checkpoint, dataclasses.replace(config, seed=1), train, val),
+            finetune.cache_key(checkpoint, config, toy_reviews(32, 5), val),
+            finetune.cache_key(checkpoint, config, train, val, pretrained=False)}
+    assert len(keys) == 4
+
+
+def test_from_scratch_has_the_same_shape_and_different_weights(checkpoint):
+    _, pretrained = finetune.build_classifier(checkpoint, TOY, verbose=False)
+    _, scratch = finetune.build_classifier(checkpoint, TOY, pretrained=False, verbose=False)
+    shapes = {k: v.shape for k, v in pretrained.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in scratch.state_dict().items()}
+    emb = "encoder.embeddings.word_embeddings.weight"
+    assert not torch.equal(pretrained.state_dict()[emb], scratch.state_dict()[emb])
