@@ -49,7 +49,8 @@ class Benchmark:
 
 REGISTRY: dict[str, Benchmark] = {}
 # Modules whose import registers benchmarks; a chapter that adds a benchmark adds its module here.
-BENCHMARK_MODULES: tuple[str, ...] = ("helpers.baselines", "helpers.classifiers")
+BENCHMARK_MODULES: tuple[str, ...] = ("helpers.baselines", "helpers.classifiers", "helpers.seq2seq",
+                                      "helpers.transformer")
 
 
 def register(name: str, description: str, *, imdb: bool = True, key: Sequence[str] = (),

@@ -4,6 +4,7 @@ without attention, teacher forcing, training and exact-match evaluation."""
 from __future__ import annotations
 
 import copy
+import itertools
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
 from tqdm.auto import tqdm
 
-from helpers.attention import AdditiveAttention, MultiplicativeAttention
-from helpers.config import get_device
+from helpers import bench
+from helpers.attention import AdditiveAttention, MultiplicativeAttention, padding_mask
+from helpers.config import Profile, get_device
 from helpers.decoding import greedy_decode
 from helpers.tokenization import Vocab
+from helpers.transformer import Transformer
 
 State = dict[str, Tensor]  # everything a decoder carries from step to step, batch first
 
@@ -62,12 +64,12 @@ def number_to_words(n: int) -> str:
     return " ".join(words + _below_thousand(n))
 
 
-def make_number_task(n_train: int, n_val: int, n_test: int, max_digits: int = 9,
+def make_number_task(n_train: int, n_val: int, n_test: int, max_digits: int = 12,
                      seed: int = 0) -> dict[str, list[tuple[str, str]]]:
     """(words, digits) pairs of distinct numbers, split so that no validation or test number is seen in training.
 
-    The number of digits is drawn uniformly from 1 to max_digits, so inputs range from 'six' to over 90
-    characters. The same seed always gives the same splits.
+    The number of digits is drawn uniformly from 1 to max_digits, so with 12 digits inputs range from one word
+    ('six') to twenty. The same seed always gives the same splits.
     """
     total = n_train + n_val + n_test
     if min(n_train, n_val, n_test) < 1:
@@ -102,7 +104,7 @@ PAD_ID, BOS_ID, EOS_ID = 0, TARGET_VOCAB.stoi[BOS], TARGET_VOCAB.stoi[EOS]
 
 @dataclass
 class Batch:
-    """Padded source characters and target digits: decoder input starts with <bos>, output ends with <eos>."""
+    """Padded source words and target digits: the decoder's input starts with <bos>, its output ends with <eos>."""
 
     src: torch.Tensor  # (B, S) source ids, 0 after each sequence's end
     src_lengths: torch.Tensor  # (B,)
@@ -231,7 +233,7 @@ class Seq2Seq(nn.Module):
     def start(self, src: Tensor, src_lengths: Tensor) -> State:
         """Read the source once; the state holds what every later step needs, batch first."""
         memory, summary = self.encoder(src, src_lengths)
-        mask = torch.arange(src.size(1), device=src.device)[None, :] < src_lengths.to(src.device)[:, None]
+        mask = padding_mask(src_lengths.to(src.device), src.size(1))[:, 0, 0]  # (B, S): True at real words
         return self.decoder.start(memory, summary, mask)
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
@@ -385,30 +387,20 @@ def train(model: nn.Module, train_pairs: list[tuple[str, str]], val_pairs: list[
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}.")
-    device = get_device()
-    model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.to(get_device())
     generator = torch.Generator().manual_seed(seed)
     per_epoch = -(-len(train_pairs) // batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(warmup_steps, epochs * per_epoch))
+    optimizer, scheduler = _optimizer(model, lr, warmup_then_decay(warmup_steps, epochs * per_epoch))
     history, best, best_state = [], -1.0, None
     with tqdm(total=epochs * per_epoch, desc=desc, leave=True, disable=not progress) as bar:
         for epoch in range(epochs):
             ratio = teacher_forcing(epoch) if callable(teacher_forcing) else teacher_forcing
             model.train()
             start, loss_sum = time.perf_counter(), 0.0
-            for batch in batches(train_pairs, batch_size, generator):
-                batch = batch.to(device)
-                loss = sequence_loss(model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=ratio),
-                                     batch.tgt_out)
-                optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-                optimizer.step()
-                scheduler.step()
-                loss_sum += loss.item()
+            for step, batch in enumerate(batches(train_pairs, batch_size, generator), start=1):
+                loss_sum += _update(model, batch, optimizer, scheduler, ratio, clip_norm)
                 bar.update()
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}", refresh=False)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / step:.3f}", refresh=False)
             seconds = time.perf_counter() - start
             val = exact_match(model, val_pairs)
             history.append({"epoch": epoch + 1, "loss": loss_sum / per_epoch, "val_exact_match": val,
@@ -418,3 +410,104 @@ def train(model: nn.Module, train_pairs: list[tuple[str, str]], val_pairs: list[
                 best, best_state = val, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
     return history
+
+
+def _optimizer(model: nn.Module, lr: float, schedule: Callable[[int], float]) -> tuple:
+    """AdamW and a scheduler that multiplies its learning rate by schedule(update)."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+
+def _update(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer,
+            scheduler: torch.optim.lr_scheduler.LRScheduler, teacher_forcing: float, clip_norm: float) -> float:
+    """One gradient step on one batch; its loss."""
+    batch = batch.to(next(model.parameters()).device)
+    logits = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=teacher_forcing)
+    loss = sequence_loss(logits, batch.tgt_out)
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    scheduler.step()
+    return loss.item()
+
+
+def loss_curve(model: nn.Module, pairs: list[tuple[str, str]], steps: int, lr: float, warmup_steps: int = 0,
+               batch_size: int = 64, seed: int = 0, desc: str | None = None, progress: bool = True) -> list[float]:
+    """The training loss at every one of `steps` updates (warmup, then a constant learning rate): how a run
+    starts, which is where unstable set-ups fail."""
+    model.to(get_device())
+    model.train()
+    optimizer, scheduler = _optimizer(model, lr, lambda step: min(1.0, (step + 1) / max(warmup_steps, 1)))
+    generator, losses = torch.Generator().manual_seed(seed), []
+    with tqdm(total=steps, desc=desc, leave=True, disable=not progress) as bar:
+        while len(losses) < steps:
+            for batch in itertools.islice(batches(pairs, batch_size, generator), steps - len(losses)):
+                losses.append(_update(model, batch, optimizer, scheduler, 1.0, clip_norm=1.0))
+                bar.update()
+                bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+    return losses
+
+
+def score(model: nn.Module, pairs: list[tuple[str, str]]) -> list[dict]:
+    """One row per pair: source, target, greedy prediction, source length in words, and whether it is exact."""
+    predictions = predict(model, [s for s, _ in pairs])
+    return [{"source": s, "target": t, "prediction": p, "words": len(source_tokens(s)), "correct": p == t}
+            for (s, t), p in zip(pairs, predictions)]
+
+
+def long_input_accuracy(rows: list[dict]) -> float:
+    """Exact match on the longest quarter of the inputs (by words; ties broken by order)."""
+    longest = sorted(rows, key=lambda row: row["words"])[-max(len(rows) // 4, 1):]
+    return sum(row["correct"] for row in longest) / len(longest)
+
+
+# The settings every model of chapters 04 and 05 is trained with, so notebooks and the benchmark agree.
+LEARNING_RATES = {"gru": 3e-3, "bahdanau": 3e-3, "luong": 3e-3, "transformer": 1e-3}
+
+
+def build(kind: str, profile: Profile) -> nn.Module:
+    """A model for the numbers task sized by the profile: a GRU encoder-decoder ('gru', 'bahdanau', 'luong')
+    or chapter 05's Transformer ('transformer')."""
+    if kind == "transformer":
+        return Transformer(len(SOURCE_VOCAB), len(TARGET_VOCAB), d_model=profile.transformer_dim,
+                           n_heads=profile.transformer_heads, n_layers=profile.transformer_layers,
+                           d_ff=4 * profile.transformer_dim, dropout=0.1, max_len=MAX_OUTPUT + 10)
+    return make_model(kind, profile.seq2seq_hidden // 2, profile.seq2seq_hidden)
+
+
+def fit(kind: str, task: dict[str, list[tuple[str, str]]], profile: Profile,
+        teacher_forcing: float | Callable[[int], float] = 1.0, seed: int = 0, desc: str | None = None,
+        progress: bool = True) -> tuple[nn.Module, list[dict[str, float]]]:
+    """Build a model of this kind and train it on the task with the course's settings; (model, history)."""
+    torch.manual_seed(seed)
+    model = build(kind, profile)
+    warmup = 200 if kind == "transformer" else 0  # attention layers trained from scratch like a gentle start
+    history = train(model, task["train"], task["val"], profile.seq2seq_epochs, lr=LEARNING_RATES[kind],
+                    teacher_forcing=teacher_forcing, warmup_steps=warmup, seed=seed, desc=desc or kind,
+                    progress=progress)
+    return model, history
+
+
+def make_task(profile: Profile, seed: int = 0) -> dict[str, list[tuple[str, str]]]:
+    """The task at the profile's size: validation and test a quarter of training each, up to 12 digits."""
+    n = profile.seq2seq_train
+    return make_number_task(n, n // 4, n // 4, max_digits=12, seed=seed)
+
+
+@bench.register("seq2seq", "numbers in words to digits (1 to 12 digits), every model on the same pairs and "
+                "epochs", imdb=False, key=("model",),
+                columns=("model", "test_accuracy", "long_input_accuracy", "train_seconds", "n_train", "n_test",
+                         "params"))
+def _bench_seq2seq(profile: Profile, seed: int) -> list[dict]:
+    task, rows = make_task(profile, seed), []
+    for name, kind in (("gru", "gru"), ("gru_attention", "bahdanau"), ("transformer", "transformer")):
+        start = time.perf_counter()
+        model, _ = fit(kind, task, profile, seed=seed, progress=False)
+        seconds = time.perf_counter() - start
+        scored = score(model, task["test"])
+        rows.append({"model": name, "test_accuracy": sum(r["correct"] for r in scored) / len(scored),
+                     "long_input_accuracy": long_input_accuracy(scored), "train_seconds": seconds,
+                     "n_train": len(task["train"]), "n_test": len(task["test"]),
+                     "params": sum(p.numel() for p in model.parameters())})
+    return rows

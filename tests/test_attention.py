@@ -102,3 +102,13 @@ def test_additive_and_multiplicative_attention_weigh_only_real_positions():
         torch.testing.assert_close(weights.sum(-1), torch.ones(2))
         assert weights[1, 2:].abs().max() == 0
         torch.testing.assert_close(context, (weights[:, :, None] * keys).sum(1))
+
+
+def test_attention_cost_sees_the_score_matrix_only_where_it_is_stored():
+    # 4 heads x 1024 x 1024 float32 scores are 16 MiB; the fused kernel keeps no such matrix.
+    scratch = attention.attention_cost(1024, "from scratch", repeats=1)
+    fused = attention.attention_cost(1024, "PyTorch SDPA", repeats=1)
+    assert scratch["peak_bytes"] >= 16 * 2**20 > 2 * fused["peak_bytes"]
+    assert scratch["seconds"] > 0 and fused["seconds"] > 0 and scratch["n"] == 1024
+    with pytest.raises(ValueError, match="Unknown implementation"):
+        attention.attention_cost(8, "flash")

@@ -1,3 +1,4 @@
+import dataclasses
 import doctest
 
 import pytest
@@ -110,3 +111,22 @@ def test_training_learns_a_small_task():
 def test_predict_wants_a_list():
     with pytest.raises(TypeError, match="wrap"):
         seq2seq.predict(seq2seq.make_model("gru", 8, 16), "six")
+
+
+def test_seq2seq_benchmark_rows(monkeypatch):
+    from helpers import bench, config
+
+    tiny = dataclasses.replace(config.get_profile("smoke"), seq2seq_train=120, seq2seq_epochs=1)
+    monkeypatch.setattr(config, "get_profile", lambda name=None: tiny)
+    rows = bench.run("seq2seq", profile_name="smoke")
+    assert [row["model"] for row in rows] == ["gru", "gru_attention", "transformer"]
+    for row in rows:
+        assert {"test_accuracy", "long_input_accuracy", "train_seconds", "params"} <= set(row)
+        assert row["n_train"] == 120 and row["n_test"] == 30 and row["params"] > 1000
+        assert 0 <= row["long_input_accuracy"] <= 1 and row["benchmark"] == "seq2seq"
+
+
+def test_longest_quarter_is_scored_on_the_longest_inputs():
+    rows = [{"words": w, "correct": w > 6} for w in range(1, 9)]
+    assert seq2seq.long_input_accuracy(rows) == 1.0
+    assert seq2seq.long_input_accuracy([{"words": 3, "correct": False}]) == 0.0
