@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -104,3 +106,52 @@ def test_post_ln_keeps_activations_normalized_and_pre_ln_lets_the_residual_grow(
             h = layer(h)
         std = h.std(-1).mean().item()
         assert (abs(std - 1) < 0.05) if not norm_first else std > 2
+
+
+def test_head_and_tail_keeps_both_ends():
+    assert transformer.head_and_tail(list(range(10)), 4) == [0, 1, 8, 9]
+    assert transformer.head_and_tail(list(range(10)), 5) == [0, 1, 7, 8, 9]
+    assert transformer.head_and_tail([1, 2], 4) == [1, 2]
+
+
+def test_length_buckets_cover_every_index_once_and_group_similar_lengths():
+    lengths = [(i * 37) % 101 for i in range(1000)]
+    sampler = transformer.LengthBuckets(lengths, 10, shuffle=True, seed=0)
+    first, second = list(sampler), list(sampler)
+    assert sorted(i for b in first for i in b) == list(range(1000)) and len(first) == len(sampler) == 100
+    assert first != second, "a new order every epoch"
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in first) / len(first)
+    assert spread < 10  # random batches would span most of 0..100
+    assert list(transformer.LengthBuckets(lengths, 10, shuffle=False)) == list(
+        transformer.LengthBuckets(lengths, 10, shuffle=False))
+
+
+def test_classifier_ignores_padding():
+    torch.manual_seed(0)
+    model = transformer.TransformerClassifier(50, 16, 2, 2, 32, max_len=12).eval()
+    inputs, _ = transformer.collate([([5, 6, 7], 0), (list(range(2, 12)), 1)])
+    alone, _ = transformer.collate([([5, 6, 7], 0)])
+    torch.testing.assert_close(model(**inputs)[:1], model(**alone))
+
+
+def test_classifier_learns_which_words_are_positive():
+    from datasets import Dataset
+
+    from helpers import config
+
+    g = torch.Generator().manual_seed(0)
+    words = ["great", "superb", "awful", "dull", "the", "movie", "plot", "actor", "was", "a"]
+
+    def review():
+        picks = torch.randint(4, len(words), (8,), generator=g).tolist() + [int(torch.randint(0, 4, (1,), generator=g))]
+        return " ".join(words[i] for i in picks), int(picks[-1] < 2)
+
+    rows = [review() for _ in range(600)]
+    train = Dataset.from_dict({"text": [t for t, _ in rows[:500]], "label": [y for _, y in rows[:500]]})
+    val = Dataset.from_dict({"text": [t for t, _ in rows[500:]], "label": [y for _, y in rows[500:]]})
+    profile = dataclasses.replace(config.get_profile("smoke"), transformer_epochs=4, batch_size=32, max_len=16)
+    torch.manual_seed(0)
+    trained = transformer.train_classifier(train, val, profile, progress=False)
+    assert len(trained.history) == 4 and trained.accuracy(val) > 0.9
+    with pytest.raises(TypeError, match="wrap"):
+        transformer.encode_reviews("great movie", trained.vocab, 16)
