@@ -49,8 +49,8 @@ class Benchmark:
 
 REGISTRY: dict[str, Benchmark] = {}
 # Modules whose import registers benchmarks; a chapter that adds a benchmark adds its module here.
-BENCHMARK_MODULES: tuple[str, ...] = ("helpers.baselines", "helpers.classifiers", "helpers.seq2seq",
-                                      "helpers.transformer")
+BENCHMARK_MODULES: tuple[str, ...] = ("helpers.baselines", "helpers.classifiers", "helpers.finetune",
+                                      "helpers.ensemble", "helpers.seq2seq", "helpers.transformer")
 
 
 def register(name: str, description: str, *, imdb: bool = True, key: Sequence[str] = (),
@@ -270,4 +270,8 @@ def main(argv: list[str] | None = None) -> None:
             record(rows, args.record, args.readme)
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    # Run as `python -m helpers.bench`, this file is __main__, a second copy of the module: the chapters'
+    # modules register into helpers.bench's REGISTRY, so main must be that module's.
+    from helpers import bench
+
+    bench.main(sys.argv[1:])

@@ -42,6 +42,12 @@ class Profile:
     transformer_layers: int
     transformer_epochs: int  # IMDB classifier
     attention_cost_lengths: tuple[int, ...]  # sequence lengths of the attention cost sweep (05)
+    # 08 · the sentiment pipeline
+    pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
+    pipeline_max_len: int  # its tokens per review, head+tail
+    pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
+    ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
+    ablation_max_len: int
 
 
 PROFILES: dict[str, Profile] = {
@@ -54,6 +60,8 @@ PROFILES: dict[str, Profile] = {
         seq2seq_train=800, seq2seq_epochs=2, seq2seq_hidden=32, beam_pairs=40,
         transformer_dim=32, transformer_heads=2, transformer_layers=1, transformer_epochs=1,
         attention_cost_lengths=(64, 128, 256),
+        # 08
+        pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
     ),
     "cpu": Profile(
         name="cpu",
@@ -64,6 +72,8 @@ PROFILES: dict[str, Profile] = {
         seq2seq_train=8_000, seq2seq_epochs=10, seq2seq_hidden=64, beam_pairs=500,
         transformer_dim=64, transformer_heads=4, transformer_layers=2, transformer_epochs=4,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096),
+        # 08
+        pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
     ),
     "full": Profile(
         name="full",
@@ -74,6 +84,8 @@ PROFILES: dict[str, Profile] = {
         seq2seq_train=20_000, seq2seq_epochs=15, seq2seq_hidden=128, beam_pairs=2_000,
         transformer_dim=128, transformer_heads=4, transformer_layers=4, transformer_epochs=8,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096, 8192),
+        # 08
+        pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
     ),
 }
 

@@ -20,10 +20,12 @@ where it acts: per-layer learning rates in `parameter_groups`, mixed precision a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -45,6 +47,7 @@ from helpers.classifiers import Batches
 TRUNCATIONS = ("head", "tail", "head+tail")
 POOLINGS = ("cls", "mean")
 SCHEDULES = ("linear", "cosine", "constant_with_warmup")
+PRECISIONS = ("fp32", "bf16", "fp16")
 CACHE_VARIABLE = "COURSE_CACHE"
 
 
@@ -215,22 +218,36 @@ class FinetuneConfig:
     dropout: float = 0.1  # before the head
     seed: int = 0  # head initialization, batch order, dropout
     eval_batch_size: int = 64
+    # 08: the switches of the ablation table (each off by default)
+    precision: str = "fp32"  # "bf16" (CPU or GPU) or "fp16" (GPU, with loss scaling): the forward pass in autocast
+    accumulation: int = 1  # batches whose gradients add up before one optimizer step: batches this many times larger
+    patience: int | None = None  # early stopping: stop after this many epochs without a better validation accuracy
+    layer_decay: float | None = None  # layer-wise LR decay: each layer learns at this factor of the one above it
+    adversarial: float | None = None  # FGM: also learn from word embeddings pushed this far along the loss gradient
 
     def __post_init__(self):
         problems = []
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.truncation not in TRUNCATIONS:
             problems.append(f"truncation must be one of {TRUNCATIONS}, got {self.truncation!r}")
         if self.pooling not in POOLINGS:
             problems.append(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if self.schedule not in SCHEDULES:
             problems.append(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        for name in ("lr", "epochs", "batch_size", "eval_batch_size"):
+        for name in ("lr", "epochs", "batch_size", "eval_batch_size", "accumulation"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_len < 3:
             problems.append(f"max_len must be at least 3 ([CLS], a token, [SEP]), got {self.max_len}")
         if not 0 <= self.warmup < 1:
             problems.append(f"warmup is a fraction of the steps, 0 <= warmup < 1, got {self.warmup}")
+        if self.adversarial is not None and not self.adversarial > 0:
+            problems.append(f"adversarial is the FGM step size, positive (or None), got {self.adversarial}")
+        if self.layer_decay is not None and not 0 < self.layer_decay <= 1:
+            problems.append(f"layer_decay is a factor, 0 < layer_decay <= 1 (or None), got {self.layer_decay}")
+        if self.patience is not None and self.patience < 1:
+            problems.append(f"patience is a number of epochs, at least 1 (or None), got {self.patience}")
         if self.clip_norm is not None and not self.clip_norm > 0:
             problems.append(f"clip_norm must be positive or None, got {self.clip_norm}")
         if problems:
@@ -260,16 +277,74 @@ def set_trainable(model: SentimentClassifier, freeze_encoder: bool) -> None:
         p.requires_grad_(not freeze_encoder)
 
 
+def layer_depth(name: str, n_layers: int) -> int:
+    """How many layers below the head a parameter sits: 0 for the head (and pooler), n_layers + 1 for embeddings.
+
+    >>> [layer_depth(n, 6) for n in ("head.weight", "encoder.encoder.layer.5.output.dense.weight",
+    ...                                "encoder.encoder.layer.0.attention.self.query.bias",
+    ...                                "encoder.embeddings.word_embeddings.weight")]
+    [0, 1, 6, 7]
+    """
+    if "embeddings" in name:
+        return n_layers + 1
+    match = re.search(r"\.layer\.(\d+)\.", name)
+    return n_layers - int(match.group(1)) if match else 0
+
+
 def parameter_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
     """AdamW groups: weight decay on weight matrices; none on biases and LayerNorm (BERT's recipe).
 
-    Only trainable parameters are listed, so a frozen encoder costs the optimizer nothing.
+    With `layer_decay`, parameters `d` layers below the head learn at lr * layer_decay ** d (Howard and Ruder's
+    discriminative fine-tuning; ELECTRA's layer-wise decay): the general features low in the encoder move least.
+    Only trainable parameters are listed, so a frozen encoder costs the optimizer nothing. The head's group
+    comes first, so the first group's rate is the schedule's peak rate.
     """
-    decay, no_decay = [], []
+    n_layers = getattr(getattr(model, "encoder", None), "config", None)
+    n_layers = getattr(n_layers, "num_hidden_layers", 0)
+    groups: dict[tuple[int, bool], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (no_decay if p.ndim < 2 else decay).append(p)
-    return [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            depth = layer_depth(name, n_layers) if config.layer_decay is not None else 0
+            groups.setdefault((depth, p.ndim >= 2), []).append(p)
+    decay = config.layer_decay or 1.0
+    return [{"params": params, "weight_decay": config.weight_decay if decays else 0.0, "lr": config.lr * decay ** depth}
+            for (depth, decays), params in sorted(groups.items(), key=lambda item: (item[0][0], not item[0][1]))]
+
+
+def mixed_precision(precision: str, device: torch.device):
+    """(autocast context factory, gradient scaler) for a precision; fp32 gets no-ops.
+
+    bf16 has fp32's range, so it needs no loss scaling; fp16 underflows small gradients to zero without it,
+    which is why PyTorch's GradScaler multiplies the loss before backward and divides the gradients after.
+    """
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("fp16 training needs a CUDA GPU; on a CPU use precision='bf16' or 'fp32'.")
+    enabled = precision != "fp32"
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    autocast = lambda: torch.autocast(device.type, dtype=dtype, enabled=enabled)  # noqa: E731
+    return autocast, torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+
+@contextlib.contextmanager
+def fgm_perturbation(model: SentimentClassifier, epsilon: float):
+    """Inside: the word embeddings moved by epsilon * g / ||g||, g their gradient so far; restored on leaving.
+
+    FGM (Miyato et al., 2017): the step that raises the loss fastest for its size; training on the perturbed
+    input as well teaches the model not to hinge on tiny changes of a word's vector.
+    """
+    weight = model.encoder.get_input_embeddings().weight
+    grad = weight.grad
+    norm = grad.norm() if grad is not None else torch.tensor(0.0)
+    delta = epsilon * grad / norm if norm > 0 and torch.isfinite(norm) else None
+    with torch.no_grad():
+        if delta is not None:
+            weight.add_(delta)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            if delta is not None:
+                weight.sub_(delta)
 
 
 def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], val_batches: Iterable[training.Batch],
@@ -284,31 +359,45 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
     model.to(device)
     set_trainable(model, config.freeze_encoder)
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.lr)
-    total = config.epochs * len(train_batches)
+    steps_per_epoch = -(-len(train_batches) // config.accumulation)
+    total = config.epochs * steps_per_epoch
     scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=round(config.warmup * total),
                               num_training_steps=total)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    history, best_accuracy, best_state = History(), -1.0, None
+    autocast, scaler = mixed_precision(config.precision, device)
+    history, best_accuracy, best_state, since_best = History(), -1.0, None, 0
     bar = tqdm(total=total, desc="fine-tuning", unit="step", leave=True, disable=not progress)
     for epoch in range(1, config.epochs + 1):
         model.train()
         if config.freeze_encoder:
             model.encoder.eval()  # fixed features: no dropout noise inside a frozen encoder
         start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
-        for inputs, labels in train_batches:
+        optimizer.zero_grad()
+        for i, (inputs, labels) in enumerate(train_batches, start=1):
             labels = labels.to(device)
-            logits = model(**training.to_device(inputs, device))  # (B, num_labels)
-            loss = nn.functional.cross_entropy(logits, labels)
-            optimizer.zero_grad()
-            loss.backward()
-            if config.clip_norm is not None:
-                nn.utils.clip_grad_norm_(trainable, config.clip_norm)
-            lr = scheduler.get_last_lr()[0]  # the rate this step uses
-            optimizer.step()
-            scheduler.step()
+            with autocast():
+                logits = model(**training.to_device(inputs, device))  # (B, num_labels)
+            loss = nn.functional.cross_entropy(logits.float(), labels)
+            # Each batch adds 1/accumulation of its mean-loss gradient: k batches make one step on their mean.
+            scaler.scale(loss / config.accumulation).backward()
+            if config.adversarial is not None:
+                with fgm_perturbation(model, config.adversarial), autocast():
+                    adversarial_logits = model(**training.to_device(inputs, device))  # (B, num_labels)
+                adversarial_loss = nn.functional.cross_entropy(adversarial_logits.float(), labels)
+                scaler.scale(adversarial_loss / config.accumulation).backward()
             loss_sum += loss.item() * len(labels)
             correct += (logits.argmax(-1) == labels).sum().item()
             count += len(labels)
+            if i % config.accumulation and i < len(train_batches):
+                continue  # keep adding gradients; the epoch's last batches step even if fewer than k
+            scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
+            if config.clip_norm is not None:
+                nn.utils.clip_grad_norm_(trainable, config.clip_norm)
+            lr = scheduler.get_last_lr()[0]  # the rate this step uses
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            optimizer.zero_grad()
             history.steps.append({"step": len(history.steps) + 1, "loss": loss.item(), "lr": lr})
             bar.update()
             bar.set_postfix(epoch=epoch, loss=f"{loss_sum / count:.3f}", lr=f"{lr:.1e}")
@@ -318,10 +407,14 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
                                "seconds": time.perf_counter() - start})
         bar.set_postfix(epoch=epoch, loss=f"{loss_sum / count:.3f}", val_acc=f"{val['accuracy']:.3f}")
         if val["accuracy"] > best_accuracy:
-            best_accuracy = val["accuracy"]
+            best_accuracy, since_best = val["accuracy"], 0
             # The last epoch's weights are already in place; an earlier best is copied aside.
             best_state = None if epoch == config.epochs else {k: v.detach().clone()
                                                               for k, v in model.state_dict().items()}
+        else:
+            since_best += 1
+            if config.patience is not None and since_best >= config.patience:
+                break  # early stopping: validation stopped improving; the best epoch's weights come back below
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)

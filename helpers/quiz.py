@@ -167,6 +167,57 @@ QUESTIONS: dict[int, Question] = {
 # The course's own questions, beside the outline's 15: keyed "NN.k" (chapter NN, k-th question), e.g. "03.1".
 # Each chapter adds its block here, in chapter order; options are ordered as the learner should see them.
 COURSE_QUESTIONS: dict[str, Question] = {
+    # 00 · Getting started
+    "00.1": Question(
+        "The baseline's C is chosen on a validation split carved from the training set. Why not choose it on "
+        "the test set, which is larger?",
+        ("The test set's labels are noisier than the training set's",
+         "Choosing on the test set would leave no reviews to train on",
+         "A score used to choose C overestimates accuracy on reviews never seen",
+         "Scikit-learn can score the test set only once"),
+        "C",
+        "Whatever you choose by looking at a set has been fitted to that set's quirks, so its score there flatters "
+        "you. The test set must be scored once, at the end. IMDB's labels are equally clean in both splits, "
+        "training uses the training split whichever set chooses C, and scikit-learn scores as often as you ask.",
+        "00_getting_started",
+    ),
+    "00.2": Question(
+        "A notebook run in the smoke profile prints a test accuracy of 70%. What does that tell you?",
+        ("The model is worse than the TF-IDF baseline, which scores more",
+         "The model overfits and needs more regularization",
+         "The model would score about 70% on full IMDB as well",
+         "Very little: the smoke profile only checks that the code runs"),
+        "D",
+        "Smoke trains on a few hundred reviews for one epoch so that CI runs every notebook in about 90 seconds; "
+        "its numbers move by many points from seed to seed and say nothing about the full-data result, so they "
+        "support no comparison with the baseline, no diagnosis of overfitting and no forecast for full IMDB.",
+        "00_getting_started",
+    ),
+    "00.3": Question(
+        "Why does the course fit TF-IDF with logistic regression before any neural network?",
+        ("It sets the score a neural model must beat to be worth its cost",
+         "Neural models take TF-IDF vectors as their input features",
+         "It is the model the course deploys in chapter 09",
+         "Its weights initialize the neural models' embeddings"),
+        "A",
+        "A cheap, strong baseline tells you whether a slower model earns its keep (and a sensible score shows the "
+        "data and labels load correctly). The neural models read token ids, not TF-IDF vectors, start from their "
+        "own random or pre-trained weights, and chapter 09 deploys a fine-tuned Transformer.",
+        "00_getting_started",
+    ),
+    "00.4": Question(
+        "After choosing C on validation, the baseline is kept as fitted on the training split, not refit on "
+        "training + validation. Why?",
+        ("Refitting on more reviews would change which C is best",
+         "So it learns from the same reviews as the neural models it is compared with",
+         "Scikit-learn's logistic regression cannot be fitted a second time",
+         "The validation reviews are of lower quality than the training reviews"),
+        "B",
+        "The neural models train on the training split only (validation picks their epoch), so a baseline refit "
+        "on 10% more reviews would carry an advantage they never get. C is already chosen when one refits, any "
+        "estimator can be refitted, and the validation reviews are a random tenth of the same split.",
+        "00_getting_started",
+    ),
     # 04: sequence to sequence with attention
     "04.1": Question(
         "A GRU encoder-decoder without attention translates a 20-word input. While it writes the output, where "
@@ -247,6 +298,38 @@ COURSE_QUESTIONS: dict[str, Question] = {
         "small. Pre-LN keeps an identity path through the whole stack. The parameters are the same (A, apart "
         "from one final LayerNorm), both use residuals (C), and LayerNorm runs in both (D).",
         "05_transformer",
+    ),
+    # 08 · the sentiment pipeline
+    "08.1": Question(
+        "Temperature scaling divides a classifier's logits by one number T fitted on validation. What does it change?",
+        ("Its accuracy, because borderline reviews switch class", "How confident its probabilities are, not which "
+         "class it predicts", "Its ranking of reviews, so ROC-AUC improves", "Nothing: T is always 1 after training"),
+        "B",
+        "Dividing both logits by the same positive T keeps their order, so the predicted class (and accuracy, and "
+        "the ranking behind ROC-AUC) is unchanged; only the softmax gets sharper (T < 1) or softer (T > 1). A "
+        "fine-tuned transformer is usually overconfident, so the fitted T is above 1 and the ECE drops.",
+        "08_sentiment_pipeline",
+    ),
+    "08.2": Question(
+        "An ensemble averages a transformer's and a TF-IDF model's probabilities with weight w. Where should w be "
+        "chosen?",
+        ("On the test set, since that is the number we report", "On the training set, where both models are best",
+         "On a validation split that neither model was fitted on", "Anywhere: w = 0.5 is always best"),
+        "C",
+        "Choosing on test makes the test score an optimistic estimate (it has been tuned on); on training data "
+        "each model looks better than it is (TF-IDF nearly memorizes it), so w would favour the overfitted one. "
+        "A held-out validation split is the honest place, and the best w depends on how good each member is.",
+        "08_sentiment_pipeline",
+    ),
+    "08.3": Question(
+        "Batches of 8 with gradient accumulation over 4 batches train like which plain setting?",
+        ("Batches of 8 with a learning rate 4 times larger", "Batches of 32, one optimizer step per 4 forward passes",
+         "Batches of 2", "Batches of 32, but with 4 times as many optimizer steps"),
+        "B",
+        "Each batch adds a quarter of its mean-loss gradient, so after 4 batches the gradient is the mean over 32 "
+        "reviews and one optimizer step is taken: a batch of 32 in the memory of a batch of 8 (up to BatchNorm, "
+        "which transformers do not use). The steps are 4 times fewer, not more, and the learning rate is unchanged.",
+        "08_sentiment_pipeline",
     ),
 }
 

@@ -1,6 +1,8 @@
 import json
 import multiprocessing
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,6 +114,12 @@ def test_unknown_benchmarks_are_rejected_before_anything_runs(monkeypatch, spy_b
     monkeypatch.setattr(bench, "run", lambda *a, **k: pytest.fail("ran a benchmark before checking the names"))
     with pytest.raises(SystemExit, match="'gpt5'.*tfidf_logreg"):
         bench.main(["spy", "gpt5", "--profile", "smoke"])
+
+
+def test_the_command_line_sees_the_chapters_benchmarks():
+    result = subprocess.run([sys.executable, "-m", "helpers.bench", "no_such_benchmark"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "tfidf_logreg" in result.stderr, result.stderr[-500:]
 
 
 def _record_many(path: str, worker: int) -> None:

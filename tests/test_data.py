@@ -1,3 +1,4 @@
+import doctest
 import time
 
 import pyarrow as pa
@@ -115,22 +116,41 @@ def test_bundled_sample_has_reviews_longer_than_bert_can_read():
         assert sum(n > 512 for n in lengths) >= 2, split
 
 
-def test_hub_is_used_when_reachable(monkeypatch, parquet_dir):
-    fake = data._read_folder(parquet_dir)[0]
+def test_hub_is_used_when_reachable(monkeypatch, tmp_path):
+    hub_copy = tmp_path / "plain_text"  # the Hub repository's layout
+    hub_copy.mkdir()
+    for split, n in (("train", 10), ("test", 6)):
+        pq.write_table(pa.table(_reviews(n, split)), hub_copy / f"{split}-00000-of-00001.parquet")
+    pq.write_table(pa.table({"text": ["unlabeled"], "label": [-1]}), hub_copy / "unsupervised.parquet")
+    asked = []
     monkeypatch.setattr(data.hub, "hub_reachable", lambda: True)
-    monkeypatch.setattr(data.datasets, "load_dataset", lambda name: fake)
+    monkeypatch.setattr(data.hub, "download", lambda name, **kwargs: asked.append(kwargs) or tmp_path)
     assert len(data.load_imdb()["train"]) == 10
     assert "stanfordnlp/imdb" in data.describe_source()
+    assert asked[0]["repo_type"] == "dataset"
+    assert not any("unsupervised" in pattern for pattern in asked[0]["allow_patterns"])
 
 
-def test_a_failing_hub_download_falls_back(monkeypatch):
-    def boom(name):
+def test_a_failing_hub_download_falls_back(monkeypatch, capsys):
+    def boom(name, **kwargs):
         raise ConnectionError("reset by peer")
 
     monkeypatch.setattr(data.hub, "hub_reachable", lambda: True)
-    monkeypatch.setattr(data.datasets, "load_dataset", boom)
+    monkeypatch.setattr(data.hub, "download", boom)
     data.load_imdb()
+    assert "bundled sample" in data.describe_source() and "Hub download failed" in data.describe_source()
+    assert "ConnectionError: reset by peer" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mode", ["silent", 403, 503, "portal", "stalls"])
+def test_a_broken_hub_falls_back_to_the_sample_fast(hub_server, monkeypatch, mode):
+    hub_server(mode)
+    monkeypatch.setattr(data.hub, "STALL_SECONDS", 3.0)  # "stalls" answers the probe, then nothing
+    start = time.perf_counter()
+    dsd = data.load_imdb()
+    assert time.perf_counter() - start < 15
     assert "bundled sample" in data.describe_source()
+    assert len(dsd["train"]) == len(data.load_sample()["train"])
 
 
 def test_subsets_are_balanced_and_seeded(parquet_dir):
@@ -156,3 +176,90 @@ def test_before_loading_the_report_names_the_planned_source(monkeypatch, tmp_pat
     assert data.describe_source().startswith("bundled sample")
     monkeypatch.setenv("IMDB_DIR", str(tmp_path))
     assert "IMDB_DIR" in data.describe_source() and "not loaded yet" in data.describe_source()
+
+
+def test_docstring_examples():
+    assert doctest.testmod(data).failed == 0
+
+
+def _parquet(folder, train: dict, test: dict | None = None):
+    for split, table in (("train", train), ("test", test or _reviews(4, "test"))):
+        pq.write_table(pa.table(table), folder / f"{split}.parquet")
+    return folder
+
+
+@pytest.mark.parametrize("labels, shown", [
+    ([0, 1, 0.7, 1], "0.7"), ([0, 1, -1, 1], "-1"), ([1, 2, 1, 2], "2"),
+    (["neg", "pos", "neg", "pos"], "'neg'"), ([0, 1, None, 0], "None"), ([0.0, 1.0, 1.0, 0.0], "0.0"), ([True, False, True, False], "True"),
+])
+def test_labels_other_than_0_and_1_are_an_error_naming_the_file(tmp_path, labels, shown):
+    _parquet(tmp_path, {"text": ["a", "b", "c", "d"], "label": labels})
+    with pytest.raises(ValueError) as error:
+        data.load_imdb(tmp_path)
+    message = str(error.value)
+    assert str(tmp_path / "train.parquet") in message and f"label {shown}" in message and "0/1" in message
+
+
+@pytest.mark.parametrize("text", [None, "", "   \n"])
+def test_missing_or_empty_texts_are_an_error_naming_the_review(tmp_path, text):
+    _parquet(tmp_path, {"text": ["fine", text, "dull", "good"], "label": [1, 0, 0, 1]})
+    with pytest.raises(ValueError, match=r"train\.parquet, review 1: text .*non-empty"):
+        data.load_imdb(tmp_path)
+
+
+def test_a_split_with_one_class_is_an_error(tmp_path):
+    _parquet(tmp_path, _reviews(4, "train"), {"text": ["good", "great"], "label": [1, 1]})
+    with pytest.raises(ValueError, match=r"test\.parquet has no negative \(0\) reviews"):
+        data.load_imdb(tmp_path)
+
+
+def test_an_empty_split_is_an_error(tmp_path):
+    empty = {"text": pa.array([], pa.string()), "label": pa.array([], pa.int64())}
+    _parquet(tmp_path, _reviews(4, "train"), empty)
+    with pytest.raises(ValueError, match=r"test\.parquet holds no reviews"):
+        data.load_imdb(tmp_path)
+
+
+def test_a_broken_parquet_file_is_an_error_naming_it(tmp_path):
+    _parquet(tmp_path, _reviews(4, "train"))
+    (tmp_path / "test.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ValueError, match=r"test\.parquet is not a readable parquet file"):
+        data.load_imdb(tmp_path)
+
+
+def test_a_review_that_is_not_utf8_is_an_error_naming_its_file(aclimdb_dir):
+    bad = aclimdb_dir / "aclImdb" / "train" / "pos" / "7_9.txt"
+    bad.write_bytes("Am\xe9lie, tr\xe8s bon".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"7_9\.txt is not UTF-8 .*iconv"):
+        data.load_imdb(aclimdb_dir)
+
+
+def test_an_empty_review_file_is_an_error_naming_it(aclimdb_dir):
+    (aclimdb_dir / "aclImdb" / "test" / "neg" / "9_1.txt").write_text("  ")
+    with pytest.raises(ValueError, match=r"9_1\.txt is empty"):
+        data.load_imdb(aclimdb_dir)
+
+
+def test_an_aclimdb_split_with_one_class_is_an_error(aclimdb_dir):
+    for review in (aclimdb_dir / "aclImdb" / "test" / "neg").glob("*.txt"):
+        review.unlink()
+    with pytest.raises(ValueError, match=r"test .*has no negative \(0\) reviews"):
+        data.load_imdb(aclimdb_dir)
+
+
+def test_a_file_given_as_the_folder_says_so(parquet_dir, monkeypatch):
+    monkeypatch.setenv("IMDB_DIR", str(parquet_dir / "train.parquet"))
+    with pytest.raises(NotADirectoryError, match=r"train\.parquet is a file.*Give its folder"):
+        data.load_imdb()
+
+
+@pytest.mark.parametrize("sizes", [{"n_train": -1}, {"n_train": 0}, {"n_test": -5}])
+def test_sizes_must_be_positive(parquet_dir, sizes):
+    with pytest.raises(ValueError, match=f"{next(iter(sizes))} must be a positive number of reviews"):
+        data.load_imdb(parquet_dir, **sizes)
+
+
+@pytest.mark.parametrize("sizes", [{"n_train": 2.5}, {"n_train": "100"}, {"n_test": True}])
+def test_sizes_must_be_whole_numbers(parquet_dir, sizes):
+    with pytest.raises(TypeError, match=f"{next(iter(sizes))} must be a whole number of reviews"):
+        data.load_imdb(parquet_dir, **sizes)

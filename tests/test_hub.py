@@ -1,9 +1,11 @@
-import socket
+import threading
 import time
+from pathlib import Path
+
+import huggingface_hub
+import pytest
 
 from helpers import hub
-
-REAL_CAN_CONNECT = hub._can_connect  # captured before the autouse fixture stubs it
 
 
 def test_offline_variable_short_circuits_without_a_probe(monkeypatch, no_network):
@@ -11,39 +13,108 @@ def test_offline_variable_short_circuits_without_a_probe(monkeypatch, no_network
     assert hub.hub_reachable() is False
 
 
-def test_no_network_means_unreachable(monkeypatch):
-    def fail(*args, **kwargs):
-        raise socket.gaierror("Name or service not known")
+def test_the_tests_cannot_reach_the_network():
+    import socket
 
-    monkeypatch.setattr(socket, "create_connection", fail)
-    monkeypatch.setattr(hub, "_can_connect", REAL_CAN_CONNECT)
+    with pytest.raises(AssertionError, match="never reach the network"):
+        socket.create_connection(("huggingface.co", 443), timeout=1)
+    with pytest.raises(AssertionError, match="never reach the network"):
+        socket.socket().connect(("192.0.2.1", 80))
+
+
+@pytest.mark.parametrize("mode", ["silent", 403, 404, 500, 503, "portal"])
+def test_only_a_json_answer_from_the_api_means_reachable(hub_server, mode):
+    hub_server(mode)
     start = time.perf_counter()
     assert hub.hub_reachable() is False
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 5  # the 3-s budget, with room for a loaded machine
+
+
+def test_a_server_that_answers_the_api_is_reachable(hub_server):
+    hub_server("stalls")  # answers the probe path with JSON
+    assert hub.hub_reachable() is True
 
 
 def test_a_hanging_lookup_is_abandoned_after_the_timeout(monkeypatch):
-    monkeypatch.setattr(hub, "_can_connect", lambda host, port, timeout: time.sleep(30) or True)
+    monkeypatch.setattr(hub, "_answers_like_the_hub", lambda url, timeout: time.sleep(30) or True)
     start = time.perf_counter()
     assert hub.hub_reachable(timeout=0.3) is False
     assert time.perf_counter() - start < 5
 
 
-def test_reachable_when_the_endpoint_answers(monkeypatch):
-    monkeypatch.setattr(hub, "_can_connect", lambda host, port, timeout: True)
+def test_the_probe_asks_the_endpoint_in_hf_endpoint(monkeypatch):
+    asked = []
+    monkeypatch.setattr(hub, "_answers_like_the_hub", lambda url, timeout: asked.append(url) or True)
+    monkeypatch.setenv("HF_ENDPOINT", "http://mirror.example:8080/")
     assert hub.hub_reachable() is True
+    assert asked == ["http://mirror.example:8080" + hub.PROBE_PATH]
+    monkeypatch.delenv("HF_ENDPOINT")
+    assert hub.endpoint() == "https://huggingface.co"
 
 
 def test_result_is_cached(monkeypatch):
     calls = []
-    monkeypatch.setattr(hub, "_can_connect", lambda host, port, timeout: calls.append(host) or True)
+    monkeypatch.setattr(hub, "_answers_like_the_hub", lambda url, timeout: calls.append(url) or True)
     hub.hub_reachable()
     hub.hub_reachable()
     assert len(calls) == 1
 
 
-def test_hf_endpoint_selects_the_host(monkeypatch):
-    monkeypatch.setenv("HF_ENDPOINT", "http://mirror.example:8080")
-    assert hub.hub_host() == ("mirror.example", 8080)
-    monkeypatch.delenv("HF_ENDPOINT")
-    assert hub.hub_host() == ("huggingface.co", 443)
+def _fake_snapshot(monkeypatch, write):
+    """Replace snapshot_download with `write(folder)`, which writes into the repository's cache folder."""
+
+    def fake(repo_id, *, repo_type, cache_dir, **kwargs):
+        folder = Path(cache_dir) / huggingface_hub.file_download.repo_folder_name(repo_id=repo_id,
+                                                                                    repo_type=repo_type)
+        folder.mkdir(parents=True, exist_ok=True)
+        write(folder)
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
+
+
+def test_a_download_that_keeps_moving_is_never_cut_off(monkeypatch, tmp_path):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+
+    def slow_but_steady(folder):
+        with open(folder / "model.safetensors.incomplete", "wb") as f:
+            for _ in range(12):  # 2.4 s in all, a byte every 0.2 s: far longer than the 0.8-s stall limit
+                time.sleep(0.2)
+                f.write(b"x")
+                f.flush()
+
+    _fake_snapshot(monkeypatch, slow_but_steady)
+    folder = hub.download("some/model", stall=0.8)
+    assert (folder / "model.safetensors.incomplete").stat().st_size == 12
+
+
+def test_a_download_that_stalls_is_abandoned(monkeypatch, tmp_path):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    release = threading.Event()
+    _fake_snapshot(monkeypatch, lambda folder: release.wait(60))
+    start = time.perf_counter()
+    with pytest.raises(TimeoutError, match="no data .* for 1 s while downloading some/model"):
+        hub.download("some/model", stall=1.0)
+    assert time.perf_counter() - start < 10
+    release.set()
+
+
+def test_a_download_error_reaches_the_caller(monkeypatch, tmp_path):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+
+    def refuse(folder):
+        raise PermissionError("403 Forbidden")
+
+    _fake_snapshot(monkeypatch, refuse)
+    with pytest.raises(PermissionError, match="403"):
+        hub.download("some/model")
+
+
+@pytest.mark.parametrize("mode", ["stalls", 503])
+def test_a_real_snapshot_download_from_a_failing_mirror_ends_fast(hub_server, mode):
+    hub_server(mode)
+    start = time.perf_counter()
+    with pytest.raises(Exception):
+        hub.download("google-bert/bert-base-uncased", allow_patterns=["*.json"], stall=2.0)
+    assert time.perf_counter() - start < 15
+

@@ -52,7 +52,7 @@ def test_notebook_spine(path):
 def test_notebook_shows_its_quiz_questions(path):
     code = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "code")
     for number in quiz.for_chapter(path.stem):
-        assert f"quiz.show({number})" in code, f"question {number} belongs to {path.stem}"
+        assert f"quiz.show({json.dumps(number)})" in code, f"question {number} belongs to {path.stem}"  # "08.1" quoted
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -1,158 +1,187 @@
-"""Cleaning, words, characters and vocabularies; BPE and WordPiece from scratch agree with Hugging Face's Rust ones."""
+"""Cleaning, words, characters and vocabularies; the clear errors every batch function gives."""
+
+import doctest
+import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from transformers import AutoTokenizer
 
-from helpers import data, models
+from helpers import bpe, data, tokenization, unigram, wordpiece
 from helpers.tokenization import (
-    BPE, Vocab, WordPiece, bert_pre_tokenize, char_tokenize, clean_text, merge, oov_rate, split_chunks,
-    to_hf_tokenizer, train_bpe, train_bpe_naive, word_tokenize,
+    Vocab, char_tokenize, check_size, check_texts, clean_text, each_token_list, oov_rate, word_tokenize,
 )
 
 
-@pytest.fixture(scope="module")
-def reviews() -> list[str]:
-    """All 450 of the course's own reviews, train and test."""
-    sample = data.load_sample()
-    return list(sample["train"]["text"]) + list(sample["test"]["text"])
-
-
-@pytest.fixture(scope="module")
-def bpe(reviews) -> BPE:
-    return train_bpe(reviews, 300)
-
-
-@pytest.fixture(scope="module")
-def bert():
-    """The bert-base-uncased WordPiece tokenizer (Rust), without loading model weights."""
-    return AutoTokenizer.from_pretrained(models.resolve_checkpoint(models.OFFLINE_MODEL)[0])
-
-
-@pytest.fixture(scope="module")
-def wordpiece(bert) -> WordPiece:
-    return WordPiece(bert.get_vocab(), special_tokens=bert.all_special_tokens)
-
-
-# --- cleaning, words, characters, vocabularies ----------------------------------------------------------------------
+# --- cleaning -------------------------------------------------------------------------------------------------
 
 def test_clean_text_strips_html_unescapes_and_normalizes():
     assert clean_text("Great<br /><br />film &amp; ﬁne “cast”") == 'great film & fine "cast"'
     assert clean_text("The  US <BR>cut", lowercase=False) == "The US cut"
+    assert clean_text("<i>Moss</i> &lt;3 <a href='x'>link</a>") == "moss <3 link"
 
+
+def test_clean_text_keeps_what_only_looks_like_a_tag():
+    """A heart or a comparison is text; the old <[^>]+> deleted everything up to the next ">"."""
+    assert clean_text("i <3 this film, 2 < 3 and the plot > the acting") == (
+        "i <3 this film, 2 < 3 and the plot > the acting")
+
+
+def test_clean_text_keeps_a_fraction_apart_from_its_number():
+    """NFKC spells ½ as 1⁄2: glued to a 5 that would read 51; with a space it reads 5 1/2."""
+    assert clean_text("5½ stars, ¾ of it, 10² fans, m²") == "5 1/2 stars, 3/4 of it, 10 2 fans, m2"
+
+
+def test_clean_text_rejects_what_is_not_text():
+    with pytest.raises(TypeError, match="str"):
+        clean_text(None)
+
+
+def _cpu_seconds(fn, arg, repeats: int = 3) -> float:
+    """The fastest of a few runs, in CPU time: what the function costs, not how busy the machine is."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        fn(arg)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def _megabyte(text: str) -> str:
+    return (text * (1_000_000 // len(text) + 1))[:1_000_000]
+
+
+@pytest.fixture(scope="module")
+def seconds_per_megabyte_of_reviews() -> float:
+    return _cpu_seconds(clean_text, _megabyte(" ".join(data.load_sample()["train"]["text"])))
+
+
+@pytest.mark.parametrize("markup", ["<a", "<br", "<", "</", "<!", "&#", "&amp", "<a <br/ &lt;"])
+def test_clean_text_is_linear_on_adversarial_markup(markup, seconds_per_megabyte_of_reviews):
+    """1 MB of unclosed tags costs about what 1 MB of reviews does (the old tag pattern took about 7 minutes).
+
+    A ratio of two timings on the same machine, not a wall-clock limit: both slow down alike under load.
+    """
+    ratio = _cpu_seconds(clean_text, _megabyte(markup)) / seconds_per_megabyte_of_reviews
+    assert ratio < 10, f"{markup!r} * 1 MB takes {ratio:.1f}x as long as 1 MB of reviews"
+
+
+# --- words and characters -------------------------------------------------------------------------------------
 
 def test_word_tokenize_keeps_contractions_and_splits_punctuation():
     assert word_tokenize("don't stop, it's 2 films!") == ["don't", "stop", ",", "it's", "2", "films", "!"]
 
 
+def test_word_tokenize_reads_every_script():
+    """Accented letters stay inside their words, and 5½ is five and a half, not 51."""
+    assert word_tokenize(clean_text("Amélie was naïve; the café was très bon, 5½ stars")) == [
+        "amélie", "was", "naïve", ";", "the", "café", "was", "très", "bon", ",", "5", "1/2", "stars"]
+    assert word_tokenize("Достоевский и 東京物語, ελληνικά!") == ["Достоевский", "и", "東京物語", ",", "ελληνικά", "!"]
+    assert word_tokenize("हिन्दी फ़िल्म") == ["हिन्दी", "फ़िल्म"]  # vowel signs are marks, inside the word
+    assert word_tokenize("cafe\u0301 ok") == ["cafe\u0301", "ok"]  # a combining accent stays with its letter
+
+
+def test_word_tokenize_keeps_numbers_whole():
+    assert word_tokenize("a 10/10 film, 7.5 out of 10, 1,000 times") == [
+        "a", "10/10", "film", ",", "7.5", "out", "of", "10", ",", "1,000", "times"]
+    assert word_tokenize("the end.the 80s") == ["the", "end", ".", "the", "80s"]
+
+
+def test_word_tokenize_gives_each_symbol_its_own_token():
+    assert word_tokenize("wow!!! ❤️ 👍🏽 $5") == ["wow", "!", "!", "!", "❤️", "👍🏽", "$", "5"]
+
+
 @given(st.text())
-def test_char_tokenize_rebuilds_the_text(text):
+def test_word_tokenize_drops_only_spaces(text):
+    cleaned = clean_text(text)
+    assert "".join(word_tokenize(cleaned)) == cleaned.replace(" ", "")
+
+
+def test_word_tokenize_takes_one_text():
+    with pytest.raises(TypeError, match="once per text"):
+        word_tokenize(["a", "b"])
+
+
+def test_char_tokenize_keeps_accents_and_emoji_whole():
+    """A character is what a reader sees: e + a combining accent is one, and so is an emoji with its skin tone."""
+    assert char_tokenize("cafe\u0301 👍🏽!") == ["c", "a", "f", "e\u0301", " ", "👍🏽", "!"]
+    assert char_tokenize("ab c") == ["a", "b", " ", "c"]
+
+
+@given(st.text())
+def test_char_tokenize_loses_nothing(text):
     assert "".join(char_tokenize(text)) == text
 
+
+# --- vocabularies -----------------------------------------------------------------------------------------------
 
 def test_vocab_keeps_frequent_tokens_and_maps_the_rest_to_unk():
     vocab = Vocab.build([["b", "a", "b"], ["c", "b", "a"]], min_freq=2)
     assert vocab.itos == ["<pad>", "<unk>", "b", "a"]
     assert vocab.encode(["a", "c", "zzz"]) == [3, 1, 1]
+    assert vocab.decode([3, 1]) == ["a", "<unk>"]
     assert len(Vocab.build([["b", "a", "b", "c"]], max_size=1)) == 3
+
+
+def test_vocab_build_takes_a_generator():
+    assert Vocab.build(list(w) for w in ["ab", "ba"]).itos == ["<pad>", "<unk>", "a", "b"]
 
 
 def test_oov_rate_counts_unknown_tokens():
     assert oov_rate({"a", "b"}, [["a", "x"], ["b", "b", "y", "a"]]) == pytest.approx(2 / 6)
+    assert oov_rate(Vocab(["a"]), [["a", "b"]]) == pytest.approx(1 / 2)
 
 
-# --- byte-pair encoding -----------------------------------------------------------------------------------------------
+# --- a string where a list belongs, empty batches, sizes ----------------------------------------------------------
 
-@given(st.text())
-def test_chunks_concatenate_back_to_the_text(text):
-    assert "".join(split_chunks(text)) == text
-
-
-def test_merge_replaces_pairs_left_to_right_without_overlap():
-    assert merge([1, 1, 1, 2, 1, 1], (1, 1), 9) == [9, 1, 2, 9]
-
-
-@settings(deadline=None)
-@given(st.text())
-def test_bpe_round_trip_is_lossless(bpe, text):
-    assert bpe.decode(bpe.encode(text)) == text
-
-
-def test_merge_order_by_hand():
-    """aaabdaaabac: 'aa' occurs 4 times; then 'ab' and 'Za' tie at 2 and the smaller pair wins; then 'Z' + 'Y'."""
-    a, b, c, d = b"abcd"
-    tiny = train_bpe(["aaabdaaabac"], 3)
-    assert list(tiny.merges.items()) == [((a, a), 256), ((a, b), 257), ((256, 257), 258)]
-    assert tiny.encode("aaabdaaabac") == [258, d, 258, a, c]
-    assert tiny.vocab[258] == b"aaab"
+def test_a_text_where_token_lists_belong_is_a_type_error():
+    """Vocab.build(["good movie"]) used to build a vocabulary of characters without a word of complaint."""
+    with pytest.raises(TypeError, match="tokenize each text first"):
+        Vocab.build(["good movie"])
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        Vocab.build("good movie")
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        Vocab("good movie")
+    with pytest.raises(TypeError, match="tokenize it first"):
+        Vocab(["good"]).encode("good")
+    with pytest.raises(TypeError, match="tokenize each text first"):
+        oov_rate({"good"}, ["good movie"])
 
 
-def test_training_stops_when_no_pair_is_left():
-    assert len(train_bpe(["ab ab"], 50).merges) == len(train_bpe_naive(["ab ab"], 50).merges) == 2  # ab, then " ab"
+def test_empty_batches_are_value_errors():
+    with pytest.raises(ValueError, match="empty"):
+        Vocab.build([])
+    with pytest.raises(ValueError, match="empty"):
+        Vocab.build(iter([]))
+    with pytest.raises(ValueError, match="no tokens"):
+        oov_rate({"a"}, [[], []])
+    with pytest.raises(ValueError, match="empty"):
+        check_texts([])
 
 
-def test_incremental_trainer_matches_naive_on_reviews(reviews):
-    texts = reviews[:40]
-    assert train_bpe(texts, 120).merges == train_bpe_naive(texts, 120).merges
+@pytest.mark.parametrize("size", [0, -1, 2.5, "10", True, None])
+def test_sizes_must_be_positive_ints(size):
+    with pytest.raises((TypeError, ValueError), match="positive int"):
+        check_size(size, "max_size")
+    if size is not None:
+        with pytest.raises((TypeError, ValueError), match="positive int"):
+            Vocab.build([["a"]], max_size=size)
+        with pytest.raises((TypeError, ValueError), match="positive int"):
+            Vocab.build([["a"]], min_freq=size)
 
 
-@settings(deadline=None)
-@given(st.lists(st.text(alphabet="ab c.", max_size=16), max_size=8), st.integers(0, 30))
-def test_incremental_trainer_matches_naive_on_tie_heavy_corpora(texts, num_merges):
-    assert train_bpe(texts, num_merges).merges == train_bpe_naive(texts, num_merges).merges
+def test_check_texts_names_what_was_wrong():
+    assert check_texts(t for t in ["a", "b"]) == ["a", "b"]
+    with pytest.raises(TypeError, match=r"wrap it in a list, e.g. \['what a film'\]"):
+        check_texts("what a film")
+    with pytest.raises(TypeError, match="must hold strings, got a int"):
+        check_texts(["fine", 3])
+    assert list(each_token_list([["a"], []])) == [["a"], []]
 
 
-def test_bpe_matches_hugging_face_bpe_with_the_same_merges(bpe, reviews):
-    rust = to_hf_tokenizer(bpe)
-    for review in reviews:
-        encoding = rust.encode(review)
-        assert encoding.tokens == bpe.tokens(review)
-        assert rust.decode(encoding.ids) == bpe.decode(bpe.encode(review)) == review
+# --- the worked examples in the docstrings ---------------------------------------------------------------------
 
-
-# --- WordPiece ----------------------------------------------------------------------------------------------------
-
-def test_bert_pre_tokenize_lowercases_strips_accents_and_splits():
-    assert bert_pre_tokenize("Héllo,WORLD!東京\x00x") == ["hello", ",", "world", "!", "東", "京", "x"]
-
-
-def test_wordpiece_is_greedy_longest_match_first():
-    wordpiece = WordPiece(["un", "una", "##ff", "##aff", "##able"], max_chars=12)
-    assert wordpiece.split_word("unaffable") == ["una", "##ff", "##able"]  # "una" beats "un", though both work
-    assert wordpiece.split_word("unaffablex") == ["[UNK]"]  # one unknown tail makes the whole word unknown
-    assert wordpiece.split_word("unaffableee") == ["[UNK]"]
-
-
-def test_wordpiece_greedy_match_can_miss_a_split_that_exists():
-    wordpiece = WordPiece(["un", "una", "##affable"])
-    assert wordpiece.split_word("unaffable") == ["[UNK]"]  # after "una", nothing fits; "un" + "##affable" did
-
-
-def test_wordpiece_gives_up_on_words_longer_than_max_chars():
-    wordpiece = WordPiece(["a", "##a"], max_chars=4)
-    assert wordpiece.split_word("aaaa") == ["a", "##a", "##a", "##a"]
-    assert wordpiece.split_word("aaaaa") == ["[UNK]"]
-
-
-def test_wordpiece_matches_bert_on_all_bundled_reviews(bert, wordpiece, reviews):
-    for review in reviews:
-        assert wordpiece.tokenize(review) == bert.tokenize(review)
-
-
-# Code points that Python's Unicode database and the Rust crates' (older) tables class alike: the scripts and
-# symbols of real text, CJK included. Unassigned ones (category Cn) are left out: the two tables disagree on them.
-_ASSIGNED = {"exclude_categories": ("Cs", "Cn")}
-_TEXT = st.lists(st.one_of(
-    st.text(st.one_of(st.characters(max_codepoint=0x52F, **_ASSIGNED),
-                      st.characters(min_codepoint=0x2000, max_codepoint=0x206F, **_ASSIGNED),
-                      st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),
-                      st.sampled_from("😀🎬€™"))),
-    st.sampled_from(["[CLS]", "[SEP]", "[MASK]", "[UNK]", "[PAD]"]),
-)).map("".join)
-
-
-@settings(deadline=None, max_examples=300)
-@given(_TEXT)
-def test_wordpiece_matches_bert_on_arbitrary_text(bert, wordpiece, text):
-    assert wordpiece.tokenize(text) == bert.tokenize(text)
+@pytest.mark.parametrize("module", [tokenization, bpe, wordpiece, unigram], ids=lambda m: m.__name__)
+def test_docstring_examples_are_true(module):
+    result = doctest.testmod(module)
+    assert result.attempted and not result.failed

@@ -1,0 +1,143 @@
+"""Fine-tune a sentiment predictor from the command line, on one process or several.
+
+    python -m helpers.train_sentiment --profile cpu --out models/imdb
+    torchrun --nproc_per_node=2 -m helpers.train_sentiment --profile smoke --out models/imdb
+
+It uses the Hugging Face `Trainer`, which wraps the model in DistributedDataParallel when `torchrun` starts it:
+each process trains on its share of every batch (gloo on CPU, nccl on GPU) and the gradients are averaged.
+`--batch-size` is per process, so N processes take N times larger steps; the summary line says so.
+The model is chapter 06's `finetune.SentimentClassifier`, tokenized and truncated exactly as `finetune` does;
+rank 0 writes it as a `SentimentPredictor` folder (see helpers.sentiment) and prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from datasets import Dataset
+from torch import nn
+from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+from transformers.utils import logging as hf_logging
+
+from helpers import config, data, finetune
+from helpers.sentiment import SentimentPredictor
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m helpers.train_sentiment", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="folder the trained predictor is saved to (replaced atomically)")
+    parser.add_argument("--profile", choices=list(config.PROFILES), help="course profile (default $COURSE_PROFILE)")
+    parser.add_argument("--model", help="checkpoint name or folder (default: the profile's model_name)")
+    parser.add_argument("--imdb", help="IMDB folder (default $IMDB_DIR, the Hub, or the bundled sample)")
+    parser.add_argument("--n-train", type=int, help="training reviews (default: the profile's pipeline_n_train)")
+    parser.add_argument("--n-val", type=int, help="validation reviews scored at the end (default: all)")
+    parser.add_argument("--max-len", type=int, help="tokens per review, head+tail (default: pipeline_max_len)")
+    parser.add_argument("--epochs", type=float, help="passes over the training reviews (default: finetune_epochs)")
+    parser.add_argument("--batch-size", type=int, default=16, help="reviews per step on each process")
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--warmup", type=float, default=0.1, help="share of the steps spent warming up")
+    parser.add_argument("--dropout", type=float, default=0.1, help="dropout before the classification head")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--logging-steps", type=int, default=50)
+    args = parser.parse_args(argv)
+    for name in ("n_train", "n_val", "max_len", "batch_size", "logging_steps"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive number, got {value}")
+    return args
+
+
+class WithLoss(nn.Module):
+    """The classifier as the Trainer wants it: labels in, {"loss", "logits"} out (a plain mean cross-entropy)."""
+
+    def __init__(self, classifier: finetune.SentimentClassifier):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> dict:
+        logits = self.classifier(input_ids, attention_mask)  # (B, classes)
+        return {"loss": nn.functional.cross_entropy(logits, labels), "logits": logits}
+
+
+def tokenized(classifier: finetune.FineTuned, ds: Dataset) -> Dataset:
+    """Token ids exactly as the predictor will make them later (head+tail, [CLS], [SEP]) and labels."""
+    return Dataset.from_dict({"input_ids": classifier.inputs(list(ds["text"])), "labels": list(ds["label"])})
+
+
+def training_arguments(args: argparse.Namespace, epochs: float, output_dir: str) -> TrainingArguments:
+    """The Trainer's settings; under torchrun it finds the other processes through the environment."""
+    cuda = torch.cuda.is_available()
+    distributed = int(os.environ.get("WORLD_SIZE", 1)) > 1  # set by torchrun
+    return TrainingArguments(
+        output_dir=output_dir, per_device_train_batch_size=args.batch_size, per_device_eval_batch_size=64,
+        num_train_epochs=epochs, learning_rate=args.lr, warmup_steps=args.warmup, lr_scheduler_type="linear",
+        weight_decay=0.01, max_grad_norm=1.0, seed=args.seed, data_seed=args.seed,
+        logging_steps=args.logging_steps, save_strategy="no", report_to="none", disable_tqdm=True,
+        use_cpu=not cuda,
+        ddp_backend=("nccl" if cuda else "gloo") if distributed else None, ddp_find_unused_parameters=False, bf16=cuda and torch.cuda.is_bf16_supported(),
+        # The Trainer's default (True) multiplies the loss by the number of processes, to undo a division by the
+        # tokens of all processes that token-level losses make. A classifier's loss is a plain mean per process:
+        # with a model whose forward takes **kwargs (BertForSequenceClassification) the default doubled the loss
+        # and gradients on 2 processes (1.386 instead of 0.693). False matches one process whatever the model.
+        average_tokens_across_devices=False,
+    )
+
+
+def accuracy(prediction) -> dict[str, float]:
+    """The Trainer's compute_metrics: accuracy of the argmax class."""
+    return {"accuracy": float((np.argmax(prediction.predictions, -1) == prediction.label_ids).mean())}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    profile = config.get_profile(args.profile)
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    config.seed_everything(args.seed)
+    n_train = args.n_train or profile.pipeline_n_train
+    max_len, epochs = args.max_len or profile.pipeline_max_len, args.epochs or profile.finetune_epochs
+    dsd = data.load_imdb(args.imdb, seed=args.seed)  # test stays untouched: selection is on validation
+    train, val = data.train_val_split(dsd["train"], 0.1, seed=args.seed)
+    train, val = data.subsample(train, n_train, args.seed), data.subsample(val, args.n_val, args.seed)
+    model_name = args.model or profile.model_name
+    settings = finetune.FinetuneConfig(lr=args.lr, epochs=max(1, round(epochs)), batch_size=args.batch_size,
+                                       max_len=max_len, warmup=args.warmup, dropout=args.dropout, seed=args.seed)
+    tokenizer, model = finetune.build_classifier(model_name, settings, verbose=rank == 0)
+    classifier = finetune.FineTuned(model, tokenizer, settings, finetune.History(), 0.0, model_name)
+    # The head reads the last hidden states, not BERT's pooler; DDP refuses trainable parameters that get no
+    # gradient, so the pooler is frozen (it stays in the checkpoint, unchanged).
+    if getattr(model.encoder, "pooler", None) is not None:
+        model.encoder.pooler.requires_grad_(False)
+    hf_logging.set_verbosity_error()  # the Trainer's start-up notes; the summary line below says what ran
+    with tempfile.TemporaryDirectory() as scratch:
+        trainer = Trainer(model=WithLoss(model), args=training_arguments(args, epochs, scratch),
+                          train_dataset=tokenized(classifier, train), eval_dataset=tokenized(classifier, val),
+                          data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+        scores = trainer.evaluate()
+    losses = [row for row in trainer.state.log_history if "loss" in row]
+    summary = {"out": str(args.out), "processes": world, "backend": trainer.args.ddp_backend if world > 1 else None,
+               "n_train": len(train), "n_val": len(val), "max_len": max_len, "epochs": epochs,
+               "global_batch": args.batch_size * world, "steps": trainer.state.global_step,
+               "train_seconds": round(seconds, 1), "val_accuracy": scores["eval_accuracy"],
+               "val_loss": scores["eval_loss"],
+               "losses": [{"step": r["step"], "loss": r["loss"], "grad_norm": r.get("grad_norm")} for r in losses]}
+    if rank == 0:
+        classifier.model = trainer.accelerator.unwrap_model(trainer.model).classifier.eval()
+        classifier.train_seconds = seconds
+        SentimentPredictor(classifier).save(args.out)
+        print(json.dumps(summary), flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
