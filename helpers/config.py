@@ -69,7 +69,7 @@ PROFILES: dict[str, Profile] = {
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
-        seq2seq_train=8_000, seq2seq_epochs=10, seq2seq_hidden=64, beam_pairs=500,
+        seq2seq_train=8_000, seq2seq_epochs=5, seq2seq_hidden=64, beam_pairs=200,
         transformer_dim=64, transformer_heads=4, transformer_layers=2, transformer_epochs=4,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096),
         # 08

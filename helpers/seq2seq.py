@@ -124,7 +124,7 @@ def make_batch(pairs: list[tuple[str, str]]) -> Batch:
     """
     pad = torch.nn.utils.rnn.pad_sequence
     src = [torch.tensor(SOURCE_VOCAB.encode(source_tokens(s))) for s, _ in pairs]
-    tgt = [TARGET_VOCAB.encode(t) for _, t in pairs]
+    tgt = [TARGET_VOCAB.encode(list(t)) for _, t in pairs]
     tgt_in = pad([torch.tensor([BOS_ID, *t]) for t in tgt], batch_first=True, padding_value=PAD_ID)
     tgt_out = pad([torch.tensor([*t, EOS_ID]) for t in tgt], batch_first=True, padding_value=PAD_ID)
     return Batch(pad(src, batch_first=True, padding_value=PAD_ID), torch.tensor([len(s) for s in src]),
