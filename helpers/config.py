@@ -41,6 +41,10 @@ class Profile:
     transformer_heads: int
     transformer_layers: int
     transformer_epochs: int  # IMDB classifier
+    transformer_n_train: int | None  # IMDB reviews the notebook's encoder learns from (None: all of train)
+    transformer_n_test: int | None  # IMDB test reviews it is scored on (None: all)
+    stability_layers: int  # layers per stack of the post-LN / pre-LN warmup comparison
+    stability_steps: int  # updates per run of that comparison
     attention_cost_lengths: tuple[int, ...]  # sequence lengths of the attention cost sweep (05)
     # 08 · the sentiment pipeline
     pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
@@ -59,6 +63,7 @@ PROFILES: dict[str, Profile] = {
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         seq2seq_train=800, seq2seq_epochs=2, seq2seq_hidden=32, beam_pairs=40,
         transformer_dim=32, transformer_heads=2, transformer_layers=1, transformer_epochs=1,
+        transformer_n_train=240, transformer_n_test=80, stability_layers=2, stability_steps=20,
         attention_cost_lengths=(64, 128, 256),
         # 08
         pipeline_n_train=96, pipeline_max_len=64, pipeline_n_eval=80, ablation_n_train=48, ablation_max_len=32,
@@ -70,7 +75,8 @@ PROFILES: dict[str, Profile] = {
         embed_dim=100, hidden_dim=128, w2v_epochs=2,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         seq2seq_train=8_000, seq2seq_epochs=5, seq2seq_hidden=64, beam_pairs=200,
-        transformer_dim=64, transformer_heads=4, transformer_layers=2, transformer_epochs=4,
+        transformer_dim=64, transformer_heads=4, transformer_layers=2, transformer_epochs=3,
+        transformer_n_train=4_000, transformer_n_test=2_000, stability_layers=6, stability_steps=150,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096),
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
@@ -83,6 +89,7 @@ PROFILES: dict[str, Profile] = {
         model_name="bert-base-uncased", finetune_epochs=3,
         seq2seq_train=20_000, seq2seq_epochs=15, seq2seq_hidden=128, beam_pairs=2_000,
         transformer_dim=128, transformer_heads=4, transformer_layers=4, transformer_epochs=8,
+        transformer_n_train=None, transformer_n_test=None, stability_layers=6, stability_steps=1_000,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096, 8192),
         # 08
         pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, ablation_n_train=5_000, ablation_max_len=256,
