@@ -76,7 +76,7 @@ PROFILES: dict[str, Profile] = {
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         seq2seq_train=8_000, seq2seq_epochs=5, seq2seq_hidden=64, beam_pairs=200,
         transformer_dim=64, transformer_heads=4, transformer_layers=2, transformer_epochs=3,
-        transformer_n_train=4_000, transformer_n_test=2_000, stability_layers=6, stability_steps=150,
+        transformer_n_train=3_000, transformer_n_test=1_000, stability_layers=6, stability_steps=150,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096),
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, ablation_n_train=192, ablation_max_len=64,
