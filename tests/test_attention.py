@@ -1,9 +1,15 @@
+import doctest
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from helpers import attention
+
+
+def test_doctests():
+    assert doctest.testmod(attention).failed == 0
 
 
 def _qkv(seed=0, batch=2, heads=3, t=5, s=7, d=8):

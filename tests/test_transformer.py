@@ -1,10 +1,15 @@
 import dataclasses
+import doctest
 
 import pytest
 import torch
 from torch import nn
 
 from helpers import attention, decoding, seq2seq, transformer
+
+
+def test_doctests():
+    assert doctest.testmod(transformer).failed == 0
 
 
 def _mask(lengths, size):
