@@ -3,8 +3,8 @@
 Training merges the most frequent adjacent pair again and again. Ties go to the smaller pair of ids, compared
 left id first: a byte's id is its value (0-255), a merged token's id is 256 + the number of merges before it.
 Hugging Face's `BpeTrainer` merges the same way but numbers its alphabet differently (bytes sorted by their
-printable GPT-2 spelling, so a space, "Ġ", comes after "z"): where counts differ the two learn the same merges,
-and where the most frequent count is tied they may pick different pairs.
+printable GPT-2 spelling, so a space, "Ġ", comes after "z"): where counts differ the two learn the same
+merges, and where the most frequent count is tied they may pick different pairs.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from helpers.tokenization import check_size, check_texts
 Pair = tuple[int, int]
 T = TypeVar("T")  # merge works on any symbols: byte ids here, strings in WordPiece's trainer
 
-# GPT-2's pre-tokenization: contractions, runs of letters, digits or symbols (each with at most one leading space),
-# and whitespace. Merges never cross these chunks, so " movie" is one chunk wherever it occurs.
+# GPT-2's pre-tokenization: contractions, runs of letters, digits or symbols (each with at most one leading
+# space), and whitespace. Merges never cross these chunks, so " movie" is one chunk wherever it occurs.
 GPT2_SPLIT = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
 
 
@@ -95,7 +95,11 @@ class BPE:
         return b"".join(self.vocab[i] for i in ids).decode("utf-8", errors="replace")
 
     def tokens(self, text: str) -> list[str]:
-        """The pieces of `text` in GPT-2's printable byte alphabet (Ġ is a space), as Hugging Face shows them."""
+        """The pieces of `text` in GPT-2's printable byte alphabet (Ġ is a space), as Hugging Face shows them.
+
+        >>> BPE({}).tokens("a é")
+        ['a', 'Ġ', 'Ã', '©']
+        """
         return [byte_spelling(self.vocab[i]) for i in self.encode(text)]
 
 
@@ -124,7 +128,7 @@ def train_bpe_naive(texts: Iterable[str], num_merges: int) -> BPE:
 
 
 def train_bpe(texts: Iterable[str], num_merges: int, progress: bool = False) -> BPE:
-    """Learn the same merges as `train_bpe_naive`, but after each merge recount only the words that contain it."""
+    """The same merges as `train_bpe_naive`, but after each merge recount only the words that contain it."""
     check_size(num_merges, "num_merges")
     words, freqs = _chunk_counts(texts)
     counts: Counter[Pair] = Counter()
@@ -160,7 +164,7 @@ def train_bpe(texts: Iterable[str], num_merges: int, progress: bool = False) -> 
 
 
 def _pop_most_frequent(heap: list[tuple[int, Pair]], counts: Counter[Pair]) -> Pair | None:
-    """Pop the pair with the highest count; an entry whose count has dropped since it was pushed goes back corrected."""
+    """Pop the pair with the highest count; an entry whose count dropped since its push goes back, fixed."""
     while heap:
         negative_count, pair = heapq.heappop(heap)
         if counts[pair] == -negative_count:
@@ -171,8 +175,10 @@ def _pop_most_frequent(heap: list[tuple[int, Pair]], counts: Counter[Pair]) -> P
 
 
 def _gpt2_byte_alphabet() -> dict[int, str]:
-    """GPT-2's printable stand-in for each byte: printable Latin-1 bytes are themselves, the rest shift past 255."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    """GPT-2's printable stand-in for each byte: printable Latin-1 bytes stand for themselves, the others
+    for characters past 255."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+                 *range(ord("®"), ord("ÿ") + 1)]
     others = [b for b in range(256) if b not in printable]
     return {**{b: chr(b) for b in printable}, **{b: chr(256 + k) for k, b in enumerate(others)}}
 
@@ -198,6 +204,7 @@ def to_hf_tokenizer(bpe: BPE) -> tokenizers.Tokenizer:
     vocab = {byte_spelling(token): i for i, token in bpe.vocab.items()}
     merges = [(byte_spelling(bpe.vocab[left]), byte_spelling(bpe.vocab[right])) for left, right in bpe.merges]
     tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE(vocab, merges))
-    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)  # GPT2_SPLIT, then bytes
+    # GPT2_SPLIT, then bytes:
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = tokenizers.decoders.ByteLevel()
     return tokenizer

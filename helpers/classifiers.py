@@ -1,42 +1,76 @@
-"""Sentiment classifiers trained from scratch: a neural bag of uni+bigrams and a BiLSTM."""
+"""Sentiment classifiers trained from scratch: a neural bag of uni+bigrams, and a BiLSTM whose embeddings
+start random or from skip-gram vectors; batches come from PyTorch's DataLoader."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from datasets import Dataset
-from torch import nn
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import DataLoader, Sampler
 
-from helpers import bench, training
+from helpers import bench, embeddings, training
 from helpers.config import Profile, get_device
+from helpers.rnn import check_sizes, length_mask, reverse_within_length
 from helpers.tokenization import Vocab, clean_text, word_tokenize
+
+Example = tuple[Tensor, int]  # one review's ids and its label
+# Where the BiLSTM's embeddings start, and whether they train.
+INITIALIZATIONS = ("random", "frozen", "fine-tuned")
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """The texts as a list; a clear error for a bare string (a batch of characters) or no text."""
+    if isinstance(texts, str):
+        raise TypeError("Expected a list of texts, got one string: wrap it in a list, "
+                        "e.g. [\"what a film\"].")
+    texts = list(texts)
+    if not texts:
+        raise ValueError("Expected at least one text, got an empty batch.")
+    return texts
 
 
 def tokenize_reviews(texts: Sequence[str]) -> list[list[str]]:
     """Clean and word-tokenize every review."""
-    return [word_tokenize(clean_text(t)) for t in texts]
+    return [word_tokenize(clean_text(t)) for t in check_texts(texts)]
 
 
 def with_bigrams(tokens: list[str]) -> list[str]:
-    """The tokens followed by every adjacent pair ("not good" becomes a feature of its own)."""
+    """The tokens followed by every adjacent pair, so "not good" becomes a feature of its own.
+
+    >>> with_bigrams(["not", "good", "!"])
+    ['not', 'good', '!', 'not good', 'good !']
+    """
     return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
 
 
 def unique(features: list[str]) -> list[str]:
-    """Each feature once, in first-seen order: presence matters more than count for sentiment."""
+    """Each feature once, in first-seen order: presence matters more than count for sentiment.
+
+    >>> unique(["a", "b", "a", "c", "b"])
+    ['a', 'b', 'c']
+    """
     return list(dict.fromkeys(features))
 
 
-def head_and_tail(tokens: list[str], max_len: int) -> list[str]:
-    """Keep the first and last max_len/2 tokens: reviews often state their verdict at the end."""
-    if len(tokens) <= max_len:
+def head_and_tail(tokens: list[str], max_len: int | None) -> list[str]:
+    """Keep the first and last max_len/2 tokens (all when max_len is None): reviews often state
+    their verdict at the end.
+
+    >>> head_and_tail(list("abcdefgh"), 4)
+    ['a', 'b', 'g', 'h']
+    """
+    if max_len is None or len(tokens) <= max_len:
         return tokens
     head = max_len // 2
     return tokens[:head] + tokens[len(tokens) - (max_len - head):]
+
+
+# ---------------------------------------------------------------- models
 
 
 class NBoW(nn.Module):
@@ -44,105 +78,148 @@ class NBoW(nn.Module):
 
     def __init__(self, vocab_size: int, embed_dim: int, num_classes: int = 2, dropout: float = 0.2):
         super().__init__()
-        # Sparse gradients: a batch touches a few thousand of the ~10^5 rows, so only those are updated.
-        self.embedding = nn.EmbeddingBag(vocab_size, embed_dim, mode="mean", padding_idx=0, sparse=True)
+        check_sizes(vocab_size=vocab_size, embed_dim=embed_dim, num_classes=num_classes)
+        # Sparse gradients: a batch touches a few thousand of the ~10^5 rows; only those are updated.
+        self.embedding = nn.EmbeddingBag(vocab_size, embed_dim, mode="mean", padding_idx=0,
+                                         sparse=True)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(embed_dim, num_classes)
 
-    def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: Tensor, offsets: Tensor) -> Tensor:
+        """ids (N,): all reviews one after another; offsets (B,): where each starts. -> (B, classes)."""
         return self.out(self.dropout(self.embedding(ids, offsets)))
 
 
-def length_mask(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor:
-    """(batch, steps) booleans: True where step t is a real token of that sequence, False on padding."""
-    return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
+def max_mean_pool(states: Tensor, lengths: Tensor) -> Tensor:
+    """Element-wise max and mean over each sequence's real steps: (B, T, D) -> (B, 2D).
 
-
-def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each sequence of a padded batch (batch, time, features) over its true length; padding stays put."""
-    positions = torch.arange(x.size(1), device=x.device)[None, :]
-    lengths = lengths.to(x.device)[:, None]
-    index = torch.where(length_mask(lengths[:, 0], x.size(1), x.device), lengths - 1 - positions, positions)
-    return x.gather(1, index[..., None].expand_as(x))
+    >>> states = torch.tensor([[[1.0], [3.0], [-9.0]], [[2.0], [-9.0], [-9.0]]])  # (2, 3, 1)
+    >>> max_mean_pool(states, torch.tensor([2, 1]))  # the -9s are padding
+    tensor([[3., 2.],
+            [2., 2.]])
+    """
+    mask = length_mask(lengths.to(states.device), states.size(1))[..., None]  # (B, T, 1)
+    max_pool = states.masked_fill(~mask, float("-inf")).amax(1)  # (B, D)
+    mean_pool = (states * mask).sum(1) / mask.sum(1)  # (B, D)
+    return torch.cat([max_pool, mean_pool], dim=-1)
 
 
 class BiLSTMClassifier(nn.Module):
-    """Embeddings, a bidirectional LSTM, max- and mean-pooling over the real (unpadded) steps, a linear layer.
+    """Embeddings, a bidirectional LSTM, max- and mean-pooling over the real steps, a linear layer.
 
-    The two directions are two nn.LSTMs: the backward one reads each review reversed within its own length, so
-    it starts at the last real word, never at padding. That is what pack_padded_sequence achieves, but packed
-    sequences run several times slower on CPU, and batches of similar lengths leave little padding to skip.
+    The two directions are two nn.LSTMs: the backward one reads each review reversed within its own
+    length, so it starts at the last real word, never at padding. That is what pack_padded_sequence
+    achieves, but packed sequences run several times slower on CPU, and batches of similar lengths
+    leave little padding to skip. `vectors` (vocab_size, embed_dim) start the embeddings from
+    pre-trained ones; `freeze` keeps them fixed.
     """
 
-    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, num_classes: int = 2, dropout: float = 0.5):
+    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, num_classes: int = 2,
+                 dropout: float = 0.5, vectors: Tensor | None = None, freeze: bool = False):
         super().__init__()
+        check_sizes(vocab_size=vocab_size, embed_dim=embed_dim, hidden_dim=hidden_dim,
+                    num_classes=num_classes)
+        if vectors is not None and tuple(vectors.shape) != (vocab_size, embed_dim):
+            raise ValueError(f"vectors must be (vocab_size, embed_dim) = ({vocab_size}, {embed_dim}), "
+                             f"got {tuple(vectors.shape)}.")
+        if vectors is None and freeze:
+            raise ValueError("freeze=True keeps pre-trained vectors fixed: pass vectors= too.")
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        if vectors is not None:
+            self.embedding.weight.data.copy_(vectors)
+        self.embedding.weight.requires_grad_(not freeze)
         self.forward_lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
         self.backward_lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(4 * hidden_dim, num_classes)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(self.embedding(ids))
-        backward = reverse_within_length(self.backward_lstm(reverse_within_length(x, lengths))[0], lengths)
-        states = torch.cat([self.forward_lstm(x)[0], backward], dim=-1)  # (batch, time, 2*hidden)
-        mask = length_mask(lengths, ids.size(1), ids.device)[..., None]
-        # Pooling over every step, not just the last, lets a strong word anywhere in a long review count.
-        max_pool = states.masked_fill(~mask, float("-inf")).amax(1)
-        mean_pool = (states * mask).sum(1) / mask.sum(1)
-        return self.out(self.dropout(torch.cat([max_pool, mean_pool], dim=-1)))
+    def states(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """Both directions' hidden states at every step: ids (B, T) -> (B, T, 2H), zero at padding."""
+        x = self.dropout(self.embedding(ids))  # (B, T, E)
+        forward = self.forward_lstm(x)[0]  # (B, T, H)
+        backward = self.backward_lstm(reverse_within_length(x, lengths))[0]  # (B, T, H), reversed
+        mask = length_mask(lengths.to(ids.device), ids.size(1))[..., None]  # (B, T, 1)
+        return torch.cat([forward, reverse_within_length(backward, lengths)], dim=-1) * mask
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """ids (B, T) padded with 0, lengths (B,) -> logits (B, classes)."""
+        # Pooling over every step, not just the last, lets a strong word anywhere in a review count.
+        pooled = max_mean_pool(self.states(ids, lengths), lengths)  # (B, 4H)
+        return self.out(self.dropout(pooled))
 
 
-def bag_batch(encoded: list[list[int]], labels: list[int]) -> training.Batch:
-    """Concatenate variable-length id lists with offsets, as nn.EmbeddingBag expects."""
-    lengths = torch.tensor([max(len(e), 1) for e in encoded])
-    ids = torch.tensor([i for e in encoded for i in (e or [0])])
-    offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)[:-1]])
-    return {"ids": ids, "offsets": offsets}, torch.tensor(labels)
+# ---------------------------------------------------------------- batches: sampler, collate, loader
 
 
-def padded_batch(encoded: list[list[int]], labels: list[int]) -> training.Batch:
-    """Pad id lists to the longest in the batch (pad id 0) and keep their true lengths."""
-    lengths = torch.tensor([max(len(e), 1) for e in encoded])
-    ids = torch.zeros(len(encoded), int(lengths.max()), dtype=torch.long)
-    for row, e in enumerate(encoded):
-        ids[row, : len(e)] = torch.tensor(e, dtype=torch.long)
-    return {"ids": ids, "lengths": lengths}, torch.tensor(labels)
+class LengthBucketSampler(Sampler[list[int]]):
+    """Batches of indices whose sequences have similar lengths, in a new random order every epoch.
 
+    Shuffle, sort by length within chunks of `bucket` batches, cut into batches, shuffle the batches:
+    as random as plain shuffling at the scale of an epoch, with little padding inside each batch.
+    """
 
-@dataclass
-class Batches:
-    """Re-iterable batches; with shuffle, each epoch groups reviews of similar length to waste little padding."""
-
-    encoded: list[list[int]]
-    labels: list[int]
-    batch_size: int
-    collate: Callable[[list[list[int]], list[int]], training.Batch]
-    shuffle: bool = False
-    seed: int = 0
-    _epoch: int = field(default=0, init=False)
+    def __init__(self, lengths: Sequence[int], batch_size: int, bucket: int = 50, seed: int = 0):
+        check_sizes(batch_size=batch_size, bucket=bucket)
+        self.lengths, self.batch_size, self.bucket = torch.as_tensor(lengths), batch_size, bucket
+        self.generator = torch.Generator().manual_seed(seed)  # one stream: every epoch differs
 
     def __len__(self) -> int:
-        return -(-len(self.encoded) // self.batch_size)
+        return -(-len(self.lengths) // self.batch_size)
 
-    def _order(self) -> list[list[int]]:
-        index = list(range(len(self.encoded)))
-        if not self.shuffle:
-            return [index[i : i + self.batch_size] for i in range(0, len(index), self.batch_size)]
-        rng = random.Random(self.seed + self._epoch)
-        self._epoch += 1
-        rng.shuffle(index)
-        # Sort within chunks of 50 batches by length, then shuffle the batches: random enough, little padding.
-        chunk = 50 * self.batch_size
-        index = [i for s in range(0, len(index), chunk)
-                 for i in sorted(index[s : s + chunk], key=lambda i: len(self.encoded[i]))]
-        batches = [index[i : i + self.batch_size] for i in range(0, len(index), self.batch_size)]
-        rng.shuffle(batches)
-        return batches
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(len(self.lengths), generator=self.generator)
+        chunks = order.split(self.bucket * self.batch_size)
+        order = torch.cat([c[self.lengths[c].argsort(stable=True)] for c in chunks])
+        batches = order.split(self.batch_size)
+        for b in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[b].tolist()
 
-    def __iter__(self) -> Iterator[training.Batch]:
-        for batch in self._order():
-            yield self.collate([self.encoded[i] for i in batch], [self.labels[i] for i in batch])
+
+def bag_collate(examples: list[Example]) -> training.Batch:
+    """Concatenate the reviews' ids with offsets, as nn.EmbeddingBag expects; an empty review
+    bags one <pad>.
+
+    >>> inputs, labels = bag_collate([(torch.tensor([2, 3]), 1), (torch.tensor([4]), 0)])
+    >>> inputs["ids"].tolist(), inputs["offsets"].tolist(), labels.tolist()
+    ([2, 3, 4], [0, 2], [1, 0])
+    """
+    ids = [e if len(e) else e.new_zeros(1) for e, _ in examples]
+    lengths = torch.tensor([len(e) for e in ids])
+    offsets = lengths.cumsum(0) - lengths  # (B,): where each review starts
+    labels = torch.tensor([label for _, label in examples])
+    return {"ids": torch.cat(ids), "offsets": offsets}, labels
+
+
+def pad_collate(examples: list[Example]) -> training.Batch:
+    """Pad the reviews' ids to the longest in the batch (pad id 0) and keep their true lengths.
+
+    >>> inputs, labels = pad_collate([(torch.tensor([2, 3]), 1), (torch.tensor([4]), 0)])
+    >>> inputs["ids"].tolist(), inputs["lengths"].tolist(), labels.tolist()
+    ([[2, 3], [4, 0]], [2, 1], [1, 0])
+    """
+    ids = [e if len(e) else e.new_zeros(1) for e, _ in examples]  # an empty review reads one <pad>
+    lengths = torch.tensor([len(e) for e in ids])  # (B,)
+    labels = torch.tensor([label for _, label in examples])
+    return {"ids": pad_sequence(ids, batch_first=True), "lengths": lengths}, labels  # ids (B, T)
+
+
+def make_loader(encoded: list[list[int]], labels: Sequence[int], batch_size: int,
+                collate: Callable[[list[Example]], training.Batch], shuffle: bool = False,
+                seed: int = 0) -> DataLoader:
+    """A DataLoader over (ids, label) pairs: length-bucketed random batches to train (shuffle),
+    batches in input order otherwise."""
+    check_sizes(batch_size=batch_size)
+    if len(encoded) != len(labels):
+        raise ValueError(f"{len(encoded)} encoded texts but {len(labels)} labels: "
+                         "give one label per text.")
+    examples = [(torch.tensor(e, dtype=torch.long), int(y)) for e, y in zip(encoded, labels)]
+    if shuffle:
+        sampler = LengthBucketSampler([len(e) for e in encoded], batch_size, seed=seed)
+        return DataLoader(examples, batch_sampler=sampler, collate_fn=collate)
+    return DataLoader(examples, batch_size=batch_size, collate_fn=collate)
+
+
+# ---------------------------------------------------------------- training
 
 
 @dataclass
@@ -151,81 +228,170 @@ class TrainedClassifier:
 
     model: nn.Module
     encode: Callable[[Sequence[str]], list[list[int]]]
-    collate: Callable[[list[list[int]], list[int]], training.Batch]
+    collate: Callable[[list[Example]], training.Batch]
     history: list[dict[str, float]]
     train_seconds: float
     vocab_size: int
-    batch_size: int = 256
+    batch_size: int
 
-    def batches(self, texts: Sequence[str], labels: Sequence[int] | None = None) -> Batches:
-        """Batches for prediction, in the order of `texts`."""
-        return Batches(self.encode(texts), list(labels) if labels is not None else [0] * len(texts),
-                       self.batch_size, self.collate)
+    def loader(self, texts: Sequence[str], labels: Sequence[int] | None = None) -> DataLoader:
+        """Batches of `texts` in their order (labels 0 when none are given, for prediction)."""
+        texts = check_texts(texts)
+        return make_loader(self.encode(texts), [0] * len(texts) if labels is None else labels,
+                           self.batch_size, self.collate)
 
     def accuracy(self, ds: Dataset) -> float:
         """Accuracy on a dataset with text and label columns."""
         device = next(self.model.parameters()).device
-        return training.evaluate(self.model, self.batches(list(ds["text"]), list(ds["label"])), device)["accuracy"]
+        batches = self.loader(ds["text"], list(ds["label"]))
+        return training.evaluate(self.model, batches, device)["accuracy"]
 
-    def predict_proba(self, texts: Sequence[str]) -> torch.Tensor:
-        """P(negative), P(positive) for each text."""
+    def predict_proba(self, texts: Sequence[str]) -> Tensor:
+        """P(negative), P(positive) for each text: (len(texts), 2)."""
         device = next(self.model.parameters()).device
-        return training.predict_proba(self.model, self.batches(list(texts)), device)
+        return training.predict_proba(self.model, self.loader(texts), device)
 
 
-def _train(model: nn.Module, encode: Callable[[Sequence[str]], list[list[int]]], collate, vocab_size: int,
-           train: Dataset, val: Dataset, profile: Profile, epochs: int, lr: float, weight_decay: float,
-           batch_size: int, clip_norm: float | None = None, progress: bool = True) -> TrainedClassifier:
+def _train(model: nn.Module, encode: Callable[[Sequence[str]], list[list[int]]],
+           collate: Callable[[list[Example]], training.Batch], vocab_size: int, train: Dataset,
+           val: Dataset, epochs: int, lr: float, batch_size: int, clip_norm: float | None = None,
+           progress: bool = True, desc: str = "training") -> TrainedClassifier:
     """Encode both splits, fit with validation-based epoch selection, and wrap the result."""
     start = time.perf_counter()
-    train_batches = Batches(encode(list(train["text"])), list(train["label"]), batch_size, collate, shuffle=True)
-    val_batches = Batches(encode(list(val["text"])), list(val["label"]), 256, collate)
-    history = training.fit(model, train_batches, val_batches, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                           clip_norm=clip_norm, device=get_device(), progress=progress)
-    return TrainedClassifier(model, encode, collate, history, time.perf_counter() - start, vocab_size)
+    train_batches = make_loader(encode(train["text"]), list(train["label"]), batch_size, collate,
+                                shuffle=True)
+    val_batches = make_loader(encode(val["text"]), list(val["label"]), batch_size, collate)
+    history = training.fit(model, train_batches, val_batches, epochs=epochs, lr=lr,
+                           clip_norm=clip_norm, device=get_device(), progress=progress, desc=desc)
+    seconds = time.perf_counter() - start
+    return TrainedClassifier(model, encode, collate, history, seconds, vocab_size, batch_size)
 
 
-def train_nbow_bigram(train: Dataset, val: Dataset, profile: Profile, progress: bool = True) -> TrainedClassifier:
-    """fastText-style classifier: mean of unigram and bigram embeddings, then linear."""
-    features = [unique(with_bigrams(t)) for t in tokenize_reviews(list(train["text"]))]
-    # Features seen in fewer than 3 reviews are mostly typos and names; dropping them shrinks the table 5x.
-    vocab = Vocab.build(features, min_freq=3 if len(train) > 2_000 else 1)
+def ngram_features(texts: Sequence[str], max_len: int | None) -> list[list[str]]:
+    """Each review's distinct uni- and bigrams, read from its first and last max_len/2 words."""
+    return [unique(with_bigrams(head_and_tail(t, max_len))) for t in tokenize_reviews(texts)]
+
+
+def train_nbow_bigram(train: Dataset, val: Dataset, profile: Profile,
+                      progress: bool = True) -> TrainedClassifier:
+    """fastText-style classifier: the mean of uni- and bigram embeddings, then linear. Sizes from
+    the profile: ngram_max_len, ngram_vocab_size, embed_dim, nbow_epochs, nbow_batch_size."""
+    # Features seen in fewer than 3 reviews are mostly typos and names; dropping them shrinks the
+    # table 5x.
+    vocab = Vocab.build(ngram_features(train["text"], profile.ngram_max_len),
+                        min_freq=3 if len(train) > 2_000 else 1, max_size=profile.ngram_vocab_size)
 
     def encode(texts: Sequence[str]) -> list[list[int]]:
-        return [vocab.encode(unique(with_bigrams(t))) for t in tokenize_reviews(texts)]
+        return [vocab.encode(f) for f in ngram_features(texts, profile.ngram_max_len)]
 
     model = NBoW(len(vocab), profile.embed_dim)
-    return _train(model, encode, bag_batch, len(vocab), train, val, profile, epochs=profile.epochs + 1,
-                  lr=1e-2, weight_decay=0.0, batch_size=2 * profile.batch_size, progress=progress)
+    return _train(model, encode, bag_collate, len(vocab), train, val, epochs=profile.nbow_epochs,
+                  lr=1e-2, batch_size=profile.nbow_batch_size, progress=progress,
+                  desc="bag of n-grams")
 
 
-def train_bilstm(train: Dataset, val: Dataset, profile: Profile, progress: bool = True) -> TrainedClassifier:
-    """A one-layer BiLSTM over the first and last max_len/2 words of each review."""
-    vocab = Vocab.build(tokenize_reviews(list(train["text"])), min_freq=2, max_size=profile.vocab_size)
+def bilstm_vocab(texts: Sequence[str], profile: Profile) -> Vocab:
+    """The BiLSTM's words: seen at least twice in `texts`, the profile's vocab_size most frequent."""
+    return Vocab.build(tokenize_reviews(texts), min_freq=2, max_size=profile.vocab_size)
+
+
+def align_vectors(vectors: Tensor, source: Vocab, target: Vocab, seed: int = 0) -> Tensor:
+    """One row per word of `target`: its row of `vectors` (indexed by `source`) where `source` has
+    the word, else a random row of the same scale; <pad> gets zeros.
+
+    >>> source, target = Vocab(["good", "bad"]), Vocab(["bad", "film", "good"])
+    >>> vectors = torch.tensor([[0.0], [0.0], [1.0], [-1.0]])  # <pad>, <unk>, good, bad
+    >>> align_vectors(vectors, source, target)[[0, 2, 4]]  # <pad>, bad, good
+    tensor([[ 0.],
+            [-1.],
+            [ 1.]])
+    """
+    generator = torch.Generator().manual_seed(seed)
+    known = torch.tensor([source.stoi.get(word, -1) for word in target.itos])  # (V,), -1: unknown
+    found = vectors[known[known >= 0]].float()  # (V_known, E)
+    scale = found.std() if len(found) > 1 else 1.0
+    rows = torch.randn(len(target), vectors.size(1), generator=generator) * scale  # (V, E)
+    rows[known >= 0] = found
+    rows[target.stoi[Vocab.PAD]] = 0.0
+    return rows
+
+
+def pretrain_vectors(texts: Sequence[str], vocab: Vocab, dim: int, epochs: int, seed: int = 0,
+                     **sgns_options) -> Tensor:
+    """Skip-gram vectors trained on `texts` with helpers.embeddings (chapter 02), one row per word
+    of `vocab`. `sgns_options` go to embeddings.train_sgns (window, negatives, threshold, ...)."""
+    check_sizes(dim=dim, epochs=epochs)
+    corpus = embeddings.build_corpus(check_texts(texts), max_size=len(vocab), min_freq=2)
+    torch.manual_seed(seed)
+    model = embeddings.SkipGram(len(corpus.vocab), dim)
+    embeddings.train_sgns(model, corpus, epochs=epochs, seed=seed, **sgns_options)
+    return align_vectors(model.vectors(), corpus.vocab, vocab, seed)
+
+
+def train_bilstm(train: Dataset, val: Dataset, profile: Profile, init: str = "random",
+                 vectors: Tensor | None = None, vocab: Vocab | None = None,
+                 epochs: int | None = None, progress: bool = True) -> TrainedClassifier:
+    """A one-layer BiLSTM over the first and last max_len/2 words of each review, trained for
+    `epochs` (profile.bilstm_epochs unless given).
+
+    init: "random" embeddings, or pre-trained `vectors` (rows of `vocab`) kept "frozen" or
+    "fine-tuned" (see pretrain_vectors).
+    """
+    if init not in INITIALIZATIONS:
+        raise ValueError(f"init must be one of {', '.join(INITIALIZATIONS)}, got {init!r}.")
+    if (init == "random") != (vectors is None) or (vectors is not None and vocab is None):
+        raise ValueError(f"init={init!r}: pass vectors= and their vocab= exactly when init is frozen "
+                         "or fine-tuned (see pretrain_vectors).")
+    vocab = vocab or bilstm_vocab(train["text"], profile)
 
     def encode(texts: Sequence[str]) -> list[list[int]]:
         return [vocab.encode(head_and_tail(t, profile.max_len)) for t in tokenize_reviews(texts)]
 
-    model = BiLSTMClassifier(len(vocab), profile.embed_dim, profile.hidden_dim)
-    # One epoch more than the profile's: on full IMDB validation accuracy still rises at epoch 3 (0.884 -> 0.902).
-    return _train(model, encode, padded_batch, len(vocab), train, val, profile, epochs=profile.epochs + 1,
-                  lr=2e-3, weight_decay=0.0, batch_size=profile.batch_size, clip_norm=5.0, progress=progress)
+    model = BiLSTMClassifier(len(vocab), profile.embed_dim, profile.hidden_dim, vectors=vectors,
+                             freeze=init == "frozen")
+    return _train(model, encode, pad_collate, len(vocab), train, val,
+                  epochs=epochs or profile.bilstm_epochs, lr=2e-3, batch_size=profile.batch_size,
+                  clip_norm=5.0, progress=progress, desc=f"BiLSTM ({init})")
 
 
-def _bench(train_fn: Callable[..., TrainedClassifier]) -> Callable[..., dict]:
-    """A benchmark from a trainer above: train with validation-based epoch selection, score test once."""
-
-    def run(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
-        trained = train_fn(train, val, profile)
-        best = max(trained.history, key=lambda row: row["val_accuracy"])
-        return {"test_accuracy": trained.accuracy(test), "val_accuracy": best["val_accuracy"],
-                "train_seconds": trained.train_seconds,
-                "params": {"epochs_run": len(trained.history), "best_epoch": best["epoch"],
-                           "vocab": trained.vocab_size, "parameters": sum(p.numel() for p in trained.model.parameters())}}
-
-    return run
+# ---------------------------------------------------------------- benchmarks
 
 
-bench.register("nbow_bigram", "neural bag of uni+bigrams (fastText-style), mean-pooled embeddings, linear")(
-    _bench(train_nbow_bigram))
-bench.register("bilstm", "1-layer BiLSTM, max+mean pooling, first+last words of each review")(_bench(train_bilstm))
+def best_row(history: list[dict[str, float]]) -> dict[str, float]:
+    """The epoch with the best validation accuracy (the one training.fit keeps)."""
+    return max(history, key=lambda row: row["val_accuracy"])
+
+
+def _result(trained: TrainedClassifier, test: Dataset, **params) -> dict:
+    """A benchmark row: test accuracy (scored once), the best epoch's validation accuracy, sizes."""
+    best = best_row(trained.history)
+    sizes = {"epochs_run": len(trained.history), "best_epoch": best["epoch"],
+             "vocab": trained.vocab_size,
+             "parameters": sum(p.numel() for p in trained.model.parameters())}
+    return {"test_accuracy": trained.accuracy(test), "val_accuracy": best["val_accuracy"],
+            "train_seconds": trained.train_seconds, "params": sizes | params}
+
+
+@bench.register("nbow_bigram",
+                "neural bag of uni+bigrams (fastText-style), mean-pooled embeddings, linear")
+def _bench_nbow_bigram(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
+    return _result(train_nbow_bigram(train, val, profile), test)
+
+
+@bench.register("bilstm", "1-layer BiLSTM, max+mean pooling, first+last words; embeddings random "
+                          "or skip-gram (frozen or fine-tuned), the best on validation")
+def _bench_bilstm(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
+    start = time.perf_counter()
+    vocab = bilstm_vocab(train["text"], profile)
+    vectors = pretrain_vectors(train["text"], vocab, profile.embed_dim, profile.sgns_epochs)
+    pretrain_seconds = time.perf_counter() - start
+    runs = {init: train_bilstm(train, val, profile, init, None if init == "random" else vectors,
+                               vocab)
+            for init in INITIALIZATIONS}
+    val_by_init = {init: round(best_row(run.history)["val_accuracy"], 4) for init, run in runs.items()}
+    chosen = max(val_by_init, key=val_by_init.get)
+    row = _result(runs[chosen], test, init=chosen, val_accuracy_by_init=val_by_init,
+                  pretrain_seconds=round(pretrain_seconds, 1))
+    # The time to train the chosen model from nothing: its skip-gram vectors included if it uses them.
+    row["train_seconds"] += 0.0 if chosen == "random" else pretrain_seconds
+    return row

@@ -29,8 +29,29 @@ class Profile:
     embed_dim: int
     hidden_dim: int
     w2v_epochs: int  # skip-gram passes over the corpus
+    # 02 word embeddings
+    embedding_reviews: int | None  # training reviews the embeddings learn from (None: all of them)
+    glove_epochs: int  # GloVe passes over the co-occurrence cells (cpu: until its loss is flat)
+    fasttext_tokens: int | None  # corpus tokens the subword skip-gram reads, once (None: all of them)
     model_name: str  # pre-trained checkpoint for the Transformer chapters
     finetune_epochs: int
+    # 01 · tokenization
+    tokenizer_reviews: int | None  # training reviews the from-scratch WordPiece and Unigram trainers read
+    tokenizer_vocab_size: int  # their vocabulary size (and the reference trainers', to compare)
+    # 03 · recurrent networks (the classifiers and the language model)
+    nbow_epochs: int  # the bag of n-grams: passes over the training data
+    nbow_batch_size: int
+    ngram_max_len: int | None  # words of each review the bag of n-grams reads (None: all of them)
+    ngram_vocab_size: int  # uni+bigram features the bag of n-grams keeps, most frequent first
+    bilstm_epochs: int
+    sgns_epochs: int  # skip-gram passes that pretrain the BiLSTM's embeddings
+    compare_n_train: int | None  # training reviews for 03's comparison of embedding initializations
+    compare_epochs: int  # BiLSTM passes in that comparison
+    lm_n_train: int | None  # training reviews the language model reads
+    lm_n_val: int | None  # validation reviews its held-out perplexity is measured on
+    lm_vocab_size: int
+    lm_bptt: int  # steps per window of truncated back-propagation through time
+    lm_epochs: int
     # 04 sequence to sequence: the generated numbers-in-words task and its GRU encoder-decoders
     seq2seq_train: int  # training pairs; validation and test get a quarter as many each
     seq2seq_epochs: int  # the same budget for every model compared
@@ -60,7 +81,13 @@ PROFILES: dict[str, Profile] = {
         description="CI: tiny data, one epoch; every notebook in about 90 s on 2 cores. Numbers are not meaningful.",
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
+        embedding_reviews=None, glove_epochs=5, fasttext_tokens=20_000,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        tokenizer_reviews=100, tokenizer_vocab_size=600,
+        # 03
+        nbow_epochs=1, nbow_batch_size=64, ngram_max_len=None, ngram_vocab_size=5_000,
+        bilstm_epochs=1, sgns_epochs=1, compare_n_train=120, compare_epochs=1,
+        lm_n_train=120, lm_n_val=None, lm_vocab_size=1_000, lm_bptt=16, lm_epochs=1,
         seq2seq_train=800, seq2seq_epochs=2, seq2seq_hidden=32, beam_pairs=40,
         transformer_dim=32, transformer_heads=2, transformer_layers=1, transformer_epochs=1,
         transformer_n_train=240, transformer_n_test=80, stability_layers=2, stability_steps=20,
@@ -72,8 +99,14 @@ PROFILES: dict[str, Profile] = {
         name="cpu",
         description="A laptop without a GPU: each notebook in 20 minutes or less on 2 cores, results worth reading.",
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
-        embed_dim=100, hidden_dim=128, w2v_epochs=2,
+        embed_dim=100, hidden_dim=128, w2v_epochs=1,
+        embedding_reviews=4_000, glove_epochs=20, fasttext_tokens=200_000,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
+        tokenizer_reviews=2_000, tokenizer_vocab_size=8_000,
+        # 03
+        nbow_epochs=3, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=300_000,
+        bilstm_epochs=2, sgns_epochs=1, compare_n_train=2_500, compare_epochs=2,
+        lm_n_train=2_000, lm_n_val=500, lm_vocab_size=10_000, lm_bptt=35, lm_epochs=1,
         seq2seq_train=8_000, seq2seq_epochs=5, seq2seq_hidden=64, beam_pairs=200,
         transformer_dim=64, transformer_heads=4, transformer_layers=2, transformer_epochs=3,
         transformer_n_train=3_000, transformer_n_test=1_000, stability_layers=6, stability_steps=150,
@@ -86,7 +119,13 @@ PROFILES: dict[str, Profile] = {
         description="A GPU (Colab): full IMDB, longer sequences, bert-base-uncased; the real thing.",
         n_train=None, n_test=None, max_len=512, epochs=5, batch_size=64, vocab_size=30_000, bpe_merges=8_000,
         embed_dim=128, hidden_dim=256, w2v_epochs=5,
+        embedding_reviews=None, glove_epochs=50, fasttext_tokens=None,
         model_name="bert-base-uncased", finetune_epochs=3,
+        tokenizer_reviews=10_000, tokenizer_vocab_size=16_000,
+        # 03
+        nbow_epochs=5, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=1_000_000,
+        bilstm_epochs=6, sgns_epochs=3, compare_n_train=None, compare_epochs=6,
+        lm_n_train=None, lm_n_val=None, lm_vocab_size=30_000, lm_bptt=70, lm_epochs=3,
         seq2seq_train=20_000, seq2seq_epochs=15, seq2seq_hidden=128, beam_pairs=2_000,
         transformer_dim=128, transformer_heads=4, transformer_layers=4, transformer_epochs=8,
         transformer_n_train=None, transformer_n_test=None, stability_layers=6, stability_steps=1_000,

@@ -29,7 +29,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,12 +37,13 @@ import torch
 from datasets import Dataset, DatasetDict
 from safetensors.torch import load_model, save_model
 from torch import nn
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModel, AutoTokenizer, get_scheduler
 
 from helpers import config as course_config
 from helpers import data, models, training
-from helpers.classifiers import Batches
+from helpers.classifiers import make_loader
 
 TRUNCATIONS = ("head", "tail", "head+tail")
 POOLINGS = ("cls", "mean")
@@ -156,6 +157,11 @@ def pad_batch(sequences: list[list[int]], labels: list[int], pad_id: int = 0) ->
         input_ids[row, :len(s)] = torch.tensor(s, dtype=torch.long)
         attention_mask[row, :len(s)] = 1
     return {"input_ids": input_ids, "attention_mask": attention_mask}, torch.tensor(labels, dtype=torch.long)
+
+
+def collate_padded(pad_id: int) -> Callable[[list[tuple[torch.Tensor, int]]], training.Batch]:
+    """A DataLoader collate function: (ids, label) examples -> pad_batch's inputs and labels."""
+    return lambda examples: pad_batch([ids.tolist() for ids, _ in examples], [y for _, y in examples], pad_id)
 
 
 # --- The model ----------------------------------------------------------------------------------------------
@@ -351,8 +357,9 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
         config: FinetuneConfig, device: torch.device | None = None, progress: bool = True) -> History:
     """Fine-tune `model` with AdamW, warmup then decay, clipping; validate after each epoch, keep the best.
 
-    `train_batches` is re-iterable with a length (e.g. `classifiers.Batches`), one pass per epoch. The learning
-    rate follows transformers' `get_scheduler(config.schedule)` step by step. One progress bar for the whole run.
+    `train_batches` is re-iterable with a length (e.g. a DataLoader from `classifiers.make_loader`), one pass
+    per epoch. The learning rate follows transformers' `get_scheduler(config.schedule)` step by step. One progress
+    bar for the whole run.
     """
     device = device or course_config.get_device()
     torch.manual_seed(config.seed)  # dropout
@@ -441,11 +448,11 @@ class FineTuned:
         return [truncate_review(ids, self.config.max_len, self.config.truncation, t.cls_token_id, t.sep_token_id)
                 for ids in encode(t, texts)]
 
-    def batches(self, texts: Sequence[str], labels: Sequence[int] | None = None) -> Batches:
+    def batches(self, texts: Sequence[str], labels: Sequence[int] | None = None) -> DataLoader:
         """Batches in the order of `texts` (pass labels to score)."""
         labels = list(labels) if labels is not None else [0] * len(texts)
-        return Batches(self.inputs(texts), labels, self.config.eval_batch_size,
-                       lambda s, y: pad_batch(s, y, self.tokenizer.pad_token_id))
+        return make_loader(self.inputs(texts), labels, self.config.eval_batch_size,
+                           collate_padded(self.tokenizer.pad_token_id))
 
     def predict_proba(self, texts: Sequence[str]) -> torch.Tensor:
         """(len(texts), num_labels) class probabilities, in batches, in the order of `texts`."""
@@ -553,9 +560,8 @@ def train_classifier(train: Dataset, val: Dataset, config: FinetuneConfig, model
     tokenizer, model = build_classifier(model_name, config, pretrained=pretrained, verbose=progress)
     start = time.perf_counter()
     framed = FineTuned(model, tokenizer, config, History(), 0.0, model_name)
-    collate = lambda s, y: pad_batch(s, y, tokenizer.pad_token_id)  # noqa: E731
-    train_batches = Batches(framed.inputs(list(train["text"])), list(train["label"]), config.batch_size, collate,
-                            shuffle=True, seed=config.seed)
+    train_batches = make_loader(framed.inputs(list(train["text"])), list(train["label"]), config.batch_size,
+                                collate_padded(tokenizer.pad_token_id), shuffle=True, seed=config.seed)
     val_batches = framed.batches(list(val["text"]), list(val["label"]))
     framed.history = fit(model, train_batches, val_batches, config, progress=progress)
     framed.train_seconds = time.perf_counter() - start

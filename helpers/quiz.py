@@ -218,6 +218,150 @@ COURSE_QUESTIONS: dict[str, Question] = {
         "estimator can be refitted, and the validation reviews are a random tenth of the same split.",
         "00_getting_started",
     ),
+    # 01 · tokenization
+    "01.1": Question(
+        "Why does a byte-level BPE tokenizer (GPT-2's) never need an <unk> token?",
+        ("Its vocabulary holds every word of its training corpus",
+         "Every text is a sequence of UTF-8 bytes, and all 256 bytes are tokens",
+         "It replaces an unknown word by the most similar word it knows",
+         "It lowercases and strips accents before encoding"),
+        "B",
+        "Merges only ever join tokens, and the 256 byte values are always in the vocabulary, so any "
+        "string, emoji and all, can be spelled. No vocabulary holds every word (new ones keep coming), BPE "
+        "has no notion of similar words, and byte-level BPE keeps case and accents: that is why it decodes "
+        "losslessly.",
+        "01_tokenization",
+    ),
+    "01.2": Question(
+        "WordPiece training merges the pair with the highest count(ab) / (count(a) count(b)). Compared "
+        "with BPE's most frequent pair, which pairs does this score favour?",
+        ("Pairs whose parts seldom occur apart from each other", "The longest pairs",
+         "Pairs of the most frequent tokens", "Pairs at the start of a word"),
+        "A",
+        "Dividing by the parts' counts rewards pairs that occur together more often than their parts' "
+        "frequencies predict: ##g ##s in 'hugs' beats the far more frequent ##u ##g, because ##u is "
+        "everywhere. Length and position do not enter the score, and frequent parts are penalized, not "
+        "favoured.",
+        "01_tokenization",
+    ),
+    "01.3": Question(
+        "How does a Unigram (SentencePiece) tokenizer cut a word into pieces?",
+        ("The longest piece in its vocabulary first, then the longest that starts the rest",
+         "It replays its learned merges, earliest first",
+         "The cut whose pieces' probabilities multiply to the largest value, found by the Viterbi algorithm",
+         "Into single characters, which the model then merges by probability"),
+        "C",
+        "A Unigram model scores every possible cut by the product of its pieces' probabilities and keeps "
+        "the best, which dynamic programming (Viterbi) finds without listing them all. Longest match first "
+        "is WordPiece's encoder, replaying merges is BPE's, and a Unigram model has no merges at all.",
+        "01_tokenization",
+    ),
+    "01.4": Question(
+        "A padded batch from a Hugging Face tokenizer carries an attention_mask. What is it for?",
+        ("It marks where each of the two sentences of a pair starts",
+         "It tells the model which positions are padding, so that attention ignores them",
+         "It hides future tokens, so that a position cannot see what comes after it",
+         "It marks the [CLS] and [SEP] tokens"),
+        "B",
+        "Padding makes the batch rectangular; the mask (1 for real tokens, 0 for padding) keeps the filler "
+        "out of attention and pooling. Sentence membership is token_type_ids, hiding the future is a causal "
+        "mask that the model builds itself, and special tokens are ordinary positions with mask 1.",
+        "01_tokenization",
+    ),
+    # 02 · Word embeddings
+    "02.1": Question(
+        "Skip-gram with negative sampling draws its noise words from the unigram distribution raised to the power "
+        "3/4. Compared with drawing them by raw frequency, what does the power do?",
+        ("It makes every word of the vocabulary equally likely to be drawn",
+         "It gives rare words a larger share of the noise and the most frequent words a smaller one",
+         "It keeps stop words such as 'the' out of the noise altogether",
+         "It turns the loss into a softmax over the whole vocabulary"),
+        "B",
+        "Raising counts to 3/4 flattens the distribution without making it uniform: 'the' is still drawn most "
+        "often, but less than its share of the text, and a word seen five times more than its share. A uniform draw "
+        "would be power 0 (A); frequent words are thinned, not removed (C); and the loss stays K + 1 logistic "
+        "regressions, which is the point of negative sampling (D).",
+        "02_word_embeddings",
+    ),
+    "02.2": Question(
+        "fastText gives the misspelling 'moviee' a vector close to 'movie', while skip-gram has no vector for it "
+        "at all. Why?",
+        ("fastText's vocabulary is larger, so it contains more misspellings",
+         "fastText corrects the spelling of each word before looking it up",
+         "A fastText vector is built from the word's hashed character n-grams, most of which 'moviee' shares "
+         "with 'movie'",
+         "fastText reads each word's letters with a small recurrent network"),
+        "C",
+        "'moviee' is <mo, mov, ovi, vie, ... : the same n-gram rows as 'movie' except those touching the end, so "
+        "the average of its rows lands near 'movie'. Nothing is looked up by spelling correction (B), no word "
+        "outside the training vocabulary gets a row of its own however large it is (A), and there is no "
+        "recurrent network, only a sum of hashed rows (D).",
+        "02_word_embeddings",
+    ),
+    "02.3": Question(
+        "In this chapter's skip-gram vectors, cos(good, bad) is much higher than cos(good, director). Why?",
+        ("Training has not converged; more epochs would push antonyms apart",
+         "Antonyms fill the same slots ('the acting was ...'), and the objective sees only the contexts of words",
+         "Subsampling removed most occurrences of sentiment words, so their vectors stayed random",
+         "'good' and 'bad' share character n-grams"),
+        "B",
+        "Skip-gram learns a vector that predicts a word's neighbours, and good and bad have nearly the same "
+        "neighbours. More training makes that clearer, not weaker (A); subsampling only thins very frequent words, "
+        "and random vectors would not be close to each other (C); skip-gram does not look at spelling, and 'good' "
+        "and 'bad' share no n-gram anyway (D).",
+        "02_word_embeddings",
+    ),
+    # 03 · recurrent networks
+    "03.1": Question(
+        "A language model is trained with truncated back-propagation through time: the hidden state is carried "
+        "from one 35-word window to the next but detached at each window's start. What does the detach do?",
+        ("It resets the memory, so each window starts from a zero state",
+         "It stops gradients at the window boundary, so each update costs 35 steps, while the state's values "
+         "still carry what came before",
+         "It prevents overfitting, like dropout", "It is needed only on a GPU, to free memory"),
+        "B",
+        "detach() keeps the values of (h, c) and drops the graph that made them: the next window still starts "
+        "from what the model read before (A is wrong: the state is not zeroed), but back-propagation stops "
+        "there, so memory and time per update stay bounded. It is not a regularizer (C), and a CPU would "
+        "otherwise back-propagate through the whole stream too (D).",
+        "03_rnn_lstm_gru",
+    ),
+    "03.2": Question(
+        "A word-level language model over a 10,000-word vocabulary reaches a perplexity of 150 on held-out "
+        "reviews. What does that mean?",
+        ("It predicts 150 of every 10,000 words correctly",
+         "On average it is as unsure as if it chose uniformly among 150 words",
+         "Its cross-entropy loss is 150", "150 words of the held-out text are not in its vocabulary"),
+        "B",
+        "Perplexity is exp(mean cross-entropy per token): a model that spreads its probability evenly over k "
+        "words scores k, so 150 means far better than the 10,000 of a uniform guess. It is not an accuracy (A); "
+        "the loss is log(150), about 5.0 nats (C); unknown words are scored like any other token (D).",
+        "03_rnn_lstm_gru",
+    ),
+    "03.3": Question(
+        "When sampling text from a language model, what does lowering the temperature from 1.0 to 0.5 do?",
+        ("It makes the samples more varied and surprising",
+         "It sharpens the next-word distribution: likely words get likelier, samples get safer and more "
+         "repetitive",
+         "It retrains the output layer with a smaller learning rate", "It lowers the model's perplexity"),
+        "B",
+        "Sampling draws from softmax(logits / T): dividing by T < 1 widens the gaps between scores, so the top "
+        "words take more of the probability (T > 1 would flatten it and give more varied text, A). Nothing is "
+        "trained (C), and perplexity is measured with T = 1, on the model's own distribution (D).",
+        "03_rnn_lstm_gru",
+    ),
+    "03.4": Question(
+        "A batch of reviews is padded at the end. Why must the backward LSTM of a bidirectional classifier read "
+        "each review reversed within its own length (or packed), instead of the whole padded row reversed?",
+        ("Reversing the padded row is slower",
+         "Otherwise it would start on the padding and reach the real words with a state made of pad steps",
+         "nn.LSTM cannot read sequences backwards", "It changes the number of parameters"),
+        "B",
+        "A reversed padded row starts with the pads: the backward state at the last real word would already "
+        "have been updated by them, and a short review would get a different answer alone than in a batch. "
+        "Speed is not the issue (A), any LSTM reads what it is given (C), and the weights are the same (D).",
+        "03_rnn_lstm_gru",
+    ),
     # 04: sequence to sequence with attention
     "04.1": Question(
         "A GRU encoder-decoder without attention translates a 20-word input. While it writes the output, where "

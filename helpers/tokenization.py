@@ -44,7 +44,7 @@ def clean_text(text: str, lowercase: bool = True) -> str:
     text = _TAG.sub(" ", text)
     text = html.unescape(text)
     text = _GLUED_NUMBER.sub(" ", text)
-    # NFKC folds compatibility forms (ﬁ -> fi, full-width letters, ½ -> 1⁄2); quotes and dashes it leaves alone.
+    # NFKC folds compatibility forms (ﬁ -> fi, full-width letters, ½ -> 1⁄2); quotes and dashes stay.
     text = unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY)
     text = _SPACE.sub(" ", text).strip()
     return text.lower() if lowercase else text
@@ -73,12 +73,13 @@ def char_tokenize(text: str) -> list[str]:
     return regex.findall(r"\X", text)
 
 
-# --- checks shared by every function that takes a batch ----------------------------------------------------------
+# --- checks shared by every function that takes a batch -----------------------------------------------
 
 def check_texts(texts: Iterable[str], name: str = "texts") -> list[str]:
     """The batch as a list of strings, or a clear error: a bare string, an empty batch, a non-string item."""
     if isinstance(texts, str):
-        raise TypeError(f"{name} must be a list of texts, got one string: wrap it in a list, e.g. [{texts[:20]!r}].")
+        raise TypeError(f"{name} must be a list of texts, got one string: wrap it in a list, "
+                        f"e.g. [{texts[:20]!r}].")
     texts = list(texts)
     if not texts:
         raise ValueError(f"{name} is empty: give at least one text.")
@@ -89,15 +90,15 @@ def check_texts(texts: Iterable[str], name: str = "texts") -> list[str]:
 
 
 def each_token_list(token_lists: Iterable[list[str]], name: str = "token_lists") -> Iterator[list[str]]:
-    """Yield the token lists one at a time (a generator stays lazy), failing clearly on a string or on none."""
+    """Yield the token lists one at a time (a generator stays lazy); fail clearly on a string or on none."""
     if isinstance(token_lists, str):
         raise TypeError(f"{name} must be a list of token lists, got one string: tokenize it and wrap it in a "
                         f"list, e.g. [word_tokenize({token_lists[:20]!r})].")
     empty = True
     for tokens in token_lists:
         if isinstance(tokens, str):
-            raise TypeError(f"{name} must hold lists of tokens, got the string {tokens[:40]!r}: tokenize each "
-                            "text first, e.g. [word_tokenize(t) for t in texts].")
+            raise TypeError(f"{name} must hold lists of tokens, got the string {tokens[:40]!r}: "
+                            "tokenize each text first, e.g. [word_tokenize(t) for t in texts].")
         empty = False
         yield tokens
     if empty:
@@ -113,7 +114,7 @@ def check_size(value: object, name: str) -> int:
     return value
 
 
-# --- vocabularies -------------------------------------------------------------------------------------------------
+# --- vocabularies --------------------------------------------------------------------------------------
 
 class Vocab:
     """A token <-> id table with <pad> at 0 and <unk> at 1 for tokens it has not seen."""
@@ -122,13 +123,15 @@ class Vocab:
 
     def __init__(self, tokens: Iterable[str]):
         if isinstance(tokens, str):
-            raise TypeError(f"Vocab takes a list of tokens, got one string: wrap it in a list, e.g. [{tokens!r:.30}].")
+            raise TypeError(f"Vocab takes a list of tokens, got one string: wrap it in a list, "
+                            f"e.g. [{tokens!r:.30}].")
         self.itos: list[str] = [self.PAD, self.UNK] + [t for t in tokens if t not in (self.PAD, self.UNK)]
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
 
     @classmethod
     def build(cls, token_lists: Iterable[list[str]], min_freq: int = 1, max_size: int | None = None) -> Vocab:
-        """Keep tokens seen at least `min_freq` times, most frequent first (ties alphabetical), at most `max_size`."""
+        """Keep tokens seen `min_freq` times or more, most frequent first (ties alphabetical), `max_size` at
+        most."""
         check_size(min_freq, "min_freq")
         if max_size is not None:
             check_size(max_size, "max_size")

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-Batch = tuple[dict[str, torch.Tensor], torch.Tensor]
+Batch = tuple[dict[str, torch.Tensor], torch.Tensor]  # (model.forward's keyword inputs, labels (B,))
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
 
 
 def to_device(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -25,29 +26,55 @@ def evaluate(model: nn.Module, batches: Iterable[Batch], device: torch.device) -
     loss_sum, correct, count = 0.0, 0, 0
     for inputs, labels in batches:
         labels = labels.to(device)
-        logits = model(**to_device(inputs, device))
+        logits = model(**to_device(inputs, device))  # (B, classes)
         loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
         correct += (logits.argmax(-1) == labels).sum().item()
         count += len(labels)
+    if count == 0:
+        raise ValueError("No examples to evaluate: the batches are empty.")
     return {"loss": loss_sum / count, "accuracy": correct / count}
 
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, batches: Iterable[Batch], device: torch.device) -> torch.Tensor:
-    """Class probabilities for every example in `batches`, in order."""
+    """Class probabilities (N, classes) for every example in `batches`, in order."""
     model.eval()
-    return torch.cat([model(**to_device(inputs, device)).softmax(-1).cpu() for inputs, _ in batches])
+    probabilities = [model(**to_device(inputs, device)).softmax(-1).cpu() for inputs, _ in batches]
+    if not probabilities:
+        raise ValueError("No examples to predict: the batches are empty.")
+    return torch.cat(probabilities)
 
 
-def make_optimizers(model: nn.Module, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
-    """AdamW for dense weights; SparseAdam for sparse embedding tables, which then update only the rows a batch used."""
-    sparse = [p for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse
-              for p in m.parameters()]
-    dense = [p for p in model.parameters() if not any(p is s for s in sparse)]
-    optimizers: list[torch.optim.Optimizer] = [torch.optim.AdamW(dense, lr=lr, weight_decay=weight_decay)]
+def make_optimizers(model: nn.Module, lr: float,
+                    weight_decay: float) -> list[torch.optim.Optimizer]:
+    """AdamW for dense weights; SparseAdam for sparse embedding tables, which then update only the
+    rows a batch used. Frozen parameters (requires_grad False) are left out."""
+    sparse = [p for m in model.modules()
+              if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse
+              for p in m.parameters() if p.requires_grad]
+    dense = [p for p in model.parameters() if p.requires_grad and not any(p is s for s in sparse)]
+    optimizers: list[torch.optim.Optimizer] = [
+        torch.optim.AdamW(dense, lr=lr, weight_decay=weight_decay)]
     if sparse:
         optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
     return optimizers
+
+
+def format_history(history: list[dict[str, float]]) -> str:
+    """The per-epoch rows as a small text table, printed after the progress bar has closed.
+
+    >>> print(format_history([{"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.75,
+    ...                        "val_loss": 0.4, "val_accuracy": 0.8, "seconds": 12.3}]))
+    epoch  train_loss  train_accuracy  val_loss  val_accuracy  seconds
+        1       0.500           0.750     0.400         0.800       12
+    """
+    header = "  ".join(HISTORY_COLUMNS)
+    lines = [header]
+    for row in history:
+        cells = [f"{row[c]:.0f}" if c in ("epoch", "seconds") else f"{row[c]:.3f}"
+                 for c in HISTORY_COLUMNS]
+        lines.append("  ".join(cell.rjust(len(c)) for cell, c in zip(cells, HISTORY_COLUMNS)))
+    return "\n".join(lines)
 
 
 def fit(
@@ -60,41 +87,53 @@ def fit(
     clip_norm: float | None = None,
     device: torch.device | None = None,
     progress: bool = True,
+    desc: str = "training",
 ) -> list[dict[str, float]]:
-    """Train with AdamW; after each epoch measure validation accuracy and restore the best epoch at the end.
+    """Train with AdamW; after each epoch measure validation accuracy; restore the best epoch at the end.
 
-    Returns one row per epoch (train loss/accuracy, validation loss/accuracy, seconds) for plotting.
+    One progress bar for the whole run (the last epoch's metrics beside it); with `progress`, the history
+    is printed as a table once the bar has closed. Returns one row per epoch (train loss/accuracy,
+    validation loss/accuracy, seconds) for plotting.
     """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
     device = device or next(model.parameters()).device
     model.to(device)
     optimizers = make_optimizers(model, lr, weight_decay)
     history, best, best_state = [], -1.0, None
-    for epoch in range(1, epochs + 1):
-        model.train()
-        start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
-        for inputs, labels in tqdm(train_batches, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress):
-            labels = labels.to(device)
-            logits = model(**to_device(inputs, device))
-            loss = nn.functional.cross_entropy(logits, labels)
-            for optimizer in optimizers:
-                optimizer.zero_grad()
-            loss.backward()
-            if clip_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-            for optimizer in optimizers:
-                optimizer.step()
-            loss_sum += loss.item() * len(labels)
-            correct += (logits.argmax(-1) == labels).sum().item()
-            count += len(labels)
-        val = evaluate(model, val_batches, device)
-        row = {"epoch": epoch, "train_loss": loss_sum / count, "train_accuracy": correct / count,
-               "val_loss": val["loss"], "val_accuracy": val["accuracy"], "seconds": time.perf_counter() - start}
-        history.append(row)
-        if progress:
-            print(f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f} | "
-                  f"val loss {row['val_loss']:.3f} acc {row['val_accuracy']:.3f} | {row['seconds']:.0f} s")
-        if val["accuracy"] > best:
-            best, best_state = val["accuracy"], copy.deepcopy(model.state_dict())
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    per_epoch = len(train_batches) if hasattr(train_batches, "__len__") else None
+    with tqdm(total=per_epoch and epochs * per_epoch, desc=desc, unit="batch", leave=True,
+              disable=not progress) as bar:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
+            for inputs, labels in train_batches:
+                labels = labels.to(device)
+                logits = model(**to_device(inputs, device))  # (B, classes)
+                loss = nn.functional.cross_entropy(logits, labels)
+                for optimizer in optimizers:
+                    optimizer.zero_grad()
+                loss.backward()
+                if clip_norm is not None:
+                    trainable = [p for p in model.parameters() if p.requires_grad]
+                    nn.utils.clip_grad_norm_(trainable, clip_norm)
+                for optimizer in optimizers:
+                    optimizer.step()
+                loss_sum += loss.item() * len(labels)
+                correct += (logits.argmax(-1) == labels).sum().item()
+                count += len(labels)
+                bar.update()
+            if count == 0:
+                raise ValueError("No training examples: the training batches are empty.")
+            val = evaluate(model, val_batches, device)
+            history.append({"epoch": epoch, "train_loss": loss_sum / count,
+                            "train_accuracy": correct / count, "val_loss": val["loss"],
+                            "val_accuracy": val["accuracy"], "seconds": time.perf_counter() - start})
+            bar.set_postfix(epoch=epoch, train_loss=f"{loss_sum / count:.3f}",
+                            val_acc=f"{val['accuracy']:.3f}")
+            if val["accuracy"] > best:
+                best, best_state = val["accuracy"], copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    if progress:
+        print(format_history(history))
     return history

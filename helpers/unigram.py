@@ -9,13 +9,18 @@ vocabulary has the size asked for.
 
 from __future__ import annotations
 
+import io
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from helpers.tokenization import check_size, check_texts
+
+if TYPE_CHECKING:
+    import sentencepiece
 
 SPACE = "▁"  # SentencePiece's visible space: it starts every word, so decoding knows where spaces were
 UNK = "<unk>"
@@ -42,7 +47,7 @@ def viterbi(word: str, scores: Mapping[str, float], max_len: int = 16, unk_score
     n = len(word)
     best = [0.0] + [-math.inf] * n  # best[j]: the score of the best cut of word[:j]
     start = [0] * (n + 1)  # start[j]: where its last piece starts
-    for i in range(n):  # earlier starts first, and only a strictly better score replaces: SentencePiece's ties
+    for i in range(n):  # earlier starts first; only a strictly better score replaces (SentencePiece's ties)
         if best[i] == -math.inf:
             continue
         for j in range(i + 1, min(n, i + max_len) + 1):
@@ -66,8 +71,10 @@ class Unigram:
     """A Unigram tokenizer: pieces with log-probabilities, <unk> at id 0, best-scoring cut of each word."""
 
     def __init__(self, scores: Mapping[str, float], max_len: int = 16):
-        if isinstance(scores, str) or not isinstance(scores, Mapping) or not scores:
-            raise TypeError("scores must be a non-empty piece -> log-probability mapping.")
+        if not isinstance(scores, Mapping):
+            raise TypeError(f"scores must map pieces to log-probabilities, got {type(scores).__name__}.")
+        if not scores:
+            raise ValueError("scores is empty: a Unigram model needs at least one piece.")
         self.scores = {piece: float(score) for piece, score in scores.items() if piece != UNK}
         self.vocab = {UNK: 0} | {piece: i for i, piece in enumerate(self.scores, start=1)}
         self.inverse = {i: piece for piece, i in self.vocab.items()}
@@ -105,11 +112,11 @@ class Unigram:
                    for word in pre_tokenize(text))
 
 
-# --- training ----------------------------------------------------------------------------------------------------
+# --- training ------------------------------------------------------------------------------------------
 
 def _logsumexp(values: list[float]) -> float:
     top = max(values)
-    return top if top == -math.inf else top + math.log(sum(math.exp(v - top) for v in values))
+    return top if top == -math.inf else top + math.log(sum([math.exp(v - top) for v in values]))
 
 
 def _forward_backward(word: str, scores: Mapping[str, float], max_len: int, unk_score: float,
@@ -143,20 +150,17 @@ def _forward_backward(word: str, scores: Mapping[str, float], max_len: int, unk_
     return alpha[n]
 
 
-def _seed_pieces(words: Counter[str], max_len: int, seed_size: int) -> dict[str, float]:
+def _seed_pieces(words: Counter[str], chars: Counter[str], max_len: int, seed_size: int) -> dict[str, float]:
     """Every character, plus the `seed_size` substrings with the highest count x length, as log-probabilities.
 
     Like SentencePiece's suffix-array seeds: substrings seen at least twice that are followed by more than one
     character (a substring always followed by the same letter adds nothing its extension does not); ▁ only
     at the start.
     """
-    chars: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     follower: dict[str, str] = {}
     branching: set[str] = set()
     for word, freq in words.items():
-        for ch in word:
-            chars[ch] += freq
         for i in range(len(word)):
             for j in range(i + 2, min(len(word), i + max_len) + 1):
                 piece = word[i:j]
@@ -166,7 +170,8 @@ def _seed_pieces(words: Counter[str], max_len: int, seed_size: int) -> dict[str,
                 after = word[j] if j < len(word) else SPACE
                 if follower.setdefault(piece, after) != after:
                     branching.add(piece)
-    kept = sorted((p for p in branching if counts[p] >= 2), key=lambda p: (-counts[p] * len(p), p))[:seed_size]
+    frequent = sorted((p for p in branching if counts[p] >= 2), key=lambda p: (-counts[p] * len(p), p))
+    kept = frequent[:seed_size]
     seeds = dict(chars) | {p: counts[p] * len(p) for p in kept}
     total = math.log(sum(seeds.values()))
     return {piece: math.log(score) - total for piece, score in seeds.items()}
@@ -213,7 +218,7 @@ def _prune(scores: dict[str, float], words: Counter[str], max_len: int, keep: in
     for word, freq in words.items():
         for piece in viterbi(word, scores, max_len, unk_score):
             used[piece] += freq
-    total = sum(used.values())
+    total, n_words = sum(used.values()), words.total()
     kept, losses = {}, {}
     for piece, score in scores.items():
         if not used[piece] or viterbi(piece, scores, max_len, unk_score) != [piece]:
@@ -226,7 +231,7 @@ def _prune(scores: dict[str, float], words: Counter[str], max_len: int, keep: in
         log_total_after = math.log(total + used[piece] * (len(alternative) - 1))
         log_p_after = sum(math.log(used[p] + used[piece]) - log_total_after for p in alternative)
         # Weighted by the share of words that use it (SentencePiece counts a word once per use, too).
-        losses[piece] = used[piece] / words.total() * (math.log(used[piece] / total) - log_p_after)
+        losses[piece] = used[piece] / n_words * (math.log(used[piece] / total) - log_p_after)
     for piece in sorted(losses, key=lambda p: -losses[p])[:max(0, keep - len(kept))]:
         kept[piece] = scores[piece]
     return kept
@@ -240,7 +245,12 @@ def train_unigram(texts: Iterable[str], vocab_size: int, max_len: int = 16, seed
     of the pieces, until at most 10% more pieces than asked for are left. Finally keep every character and
     the best-scoring pieces.
     """
-    check_size(vocab_size, "vocab_size")
+    for size, name in [(vocab_size, "vocab_size"), (max_len, "max_len"), (seed_size, "seed_size"),
+                       (sub_iterations, "sub_iterations")]:
+        check_size(size, name)
+    if not 0 < shrinking_factor < 1:
+        raise ValueError(f"shrinking_factor must be between 0 and 1 (the share of pieces a pruning keeps), "
+                         f"got {shrinking_factor}.")
     words = Counter(word for text in check_texts(texts) for word in pre_tokenize(text))
     if not words:
         raise ValueError("texts hold no words to learn from (they are all whitespace).")
@@ -251,7 +261,7 @@ def train_unigram(texts: Iterable[str], vocab_size: int, max_len: int = 16, seed
     if vocab_size <= len(chars):
         raise ValueError(f"vocab_size={vocab_size} leaves no room beyond the {len(chars)} characters of the "
                          f"texts and <unk>: ask for more than {len(chars) + 1}.")
-    scores = _seed_pieces(words, max_len, seed_size)
+    scores = _seed_pieces(words, chars, max_len, seed_size)
     desired = int(vocab_size * 1.1)
     bar = tqdm(desc="Unigram pieces", total=None, disable=not progress, mininterval=1)
     while True:
@@ -263,7 +273,11 @@ def train_unigram(texts: Iterable[str], vocab_size: int, max_len: int = 16, seed
             break
         scores = _prune(scores, words, max_len, max(desired, int(shrinking_factor * len(scores))))
     bar.close()
-    return Unigram(_finalize(scores, chars, vocab_size - 1), max_len)
+    final = _finalize(scores, chars, vocab_size - 1)
+    if len(final) < vocab_size - 1:  # as SentencePiece does, rather than return fewer pieces than asked for
+        raise ValueError(f"These texts support only {len(final) + 1} pieces (<unk> included), fewer than "
+                         f"vocab_size={vocab_size}: ask for fewer, or give more text.")
+    return Unigram(final, max_len)
 
 
 def _finalize(scores: dict[str, float], chars: Counter[str], size: int) -> dict[str, float]:
@@ -282,3 +296,26 @@ def _finalize(scores: dict[str, float], chars: Counter[str], size: int) -> dict[
             break
         final.setdefault(piece, scores[piece])
     return dict(sorted(final.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def train_sentencepiece(texts: Iterable[str],
+                        vocab_size: int) -> tuple[Unigram, sentencepiece.SentencePieceProcessor]:
+    """SentencePiece's own Unigram trainer, set up to learn from the same words as `train_unigram`: split on
+    whitespace only (not also between scripts or digits), every character kept, no normalization, <unk> the
+    only special piece. Returns its pieces and scores in our `Unigram` class, and its own processor.
+
+    Needs the `sentencepiece` package (the course's `reference` extra).
+    """
+    import sentencepiece  # the reference implementation, imported only when compared with
+
+    check_size(vocab_size, "vocab_size")
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(check_texts(texts)), model_writer=model, model_type="unigram",
+        vocab_size=vocab_size, character_coverage=1.0, normalization_rule_name="identity",
+        split_by_unicode_script=False, split_by_number=False, max_sentence_length=1 << 20,
+        bos_id=-1, eos_id=-1, unk_id=0, num_threads=1, minloglevel=2)
+    processor = sentencepiece.SentencePieceProcessor(model_proto=model.getvalue())
+    scores = {processor.id_to_piece(i): processor.get_score(i) for i in range(processor.get_piece_size())
+              if not processor.is_unknown(i)}
+    return Unigram(scores), processor

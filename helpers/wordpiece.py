@@ -1,10 +1,10 @@
 """WordPiece from scratch: BERT's pre-tokenization, greedy longest-match-first encoding, likelihood training.
 
-Encoding keeps no merges, only a vocabulary: each word is split greedily, longest known piece first (`split_word`).
-Training (`train_wordpiece`) grows that vocabulary from the characters by merging, each time, the pair with the
-highest likelihood score count(ab) / (count(a) count(b)): a pair that occurs together more often than its parts
-alone would suggest. (Hugging Face's `WordPieceTrainer` does not do this: it trains BPE, merging the most
-frequent pair, and only encodes the WordPiece way.)
+Encoding keeps no merges, only a vocabulary: each word is split greedily, longest known piece first
+(`split_word`). Training (`train_wordpiece`) grows that vocabulary from the characters by merging, each time,
+the pair with the highest likelihood score count(ab) / (count(a) count(b)): a pair that occurs together more
+often than its parts alone would suggest. (Hugging Face's `WordPieceTrainer` does not do this: it trains
+BPE, merging the most frequent pair, and only encodes the WordPiece way.)
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from helpers.bpe import merge
 from helpers.tokenization import check_size, check_texts
 
 # The CJK ideograph blocks that BERT puts in words of their own, as Hugging Face's Rust normalizer lists them.
-# (Its table starts the sixth block at 0x2B920, where Google's original BERT has 0x2B820: the 256 ideographs of
-# CJK Extension E in between are words of their own there, and glued to their neighbours here and in Rust.)
+# (Its table starts the sixth block at 0x2B920, where Google's original BERT has 0x2B820: the 256 ideographs
+# of CJK Extension E in between are words of their own there, and glued to their neighbours here and in Rust.)
 _CJK = re.compile("[\u4E00-\u9FFF\u3400-\u4DBF\U00020000-\U0002A6DF\U0002A700-\U0002B73F\U0002B740-\U0002B81F"
                   "\U0002B920-\U0002CEAF\uF900-\uFAFF\U0002F800-\U0002FA1F]")
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -51,7 +51,7 @@ def bert_normalize(text: str) -> str:
     text = "".join(" " if ch.isspace() else ch for ch in text if not _is_control(ch))
     text = _CJK.sub(r" \g<0> ", text)
     text = "".join(ch for ch in unicodedata.normalize("NFD", text) if unicodedata.category(ch) != "Mn")
-    # Character by character, as the Rust normalizer does: str.lower() would turn a word-final Σ into ς, not σ.
+    # Character by character, as the Rust normalizer does: str.lower() would make a word-final Σ ς, not σ.
     return "".join(ch.lower() for ch in text)
 
 
@@ -96,26 +96,33 @@ def split_word(word: str, vocab: Container[str], unk: str = "[UNK]", prefix: str
 
 
 class WordPiece:
-    """BERT's tokenizer: basic pre-tokenization, then greedy longest-match-first pieces, ## marking a suffix."""
+    """BERT's tokenizer: basic pre-tokenization, then greedy longest-match-first pieces, ## marking a suffix.
+
+    >>> WordPiece(["[UNK]", "un", "##watch", "##able", "film", "!"]).tokens("UNWATCHABLE film!")
+    ['un', '##watch', '##able', 'film', '!']
+    """
 
     def __init__(self, vocab: Mapping[str, int] | Iterable[str], unk: str = "[UNK]", prefix: str = "##",
                  max_chars: int = 100, special_tokens: Iterable[str] = ()):
         if isinstance(vocab, str):
             raise TypeError("vocab must be a list of tokens or a token -> id mapping, got one string.")
-        self.vocab: dict[str, int] = dict(vocab) if isinstance(vocab, Mapping) else {t: i for i, t in enumerate(vocab)}
+        self.vocab: dict[str, int] = (dict(vocab) if isinstance(vocab, Mapping)
+                                      else {t: i for i, t in enumerate(vocab)})
         self.vocab.setdefault(unk, len(self.vocab))
         self.inverse = {i: t for t, i in self.vocab.items()}
         self.unk, self.prefix, self.max_chars = unk, prefix, check_size(max_chars, "max_chars")
-        # Special tokens written in the text ("[CLS]", "[MASK]") stay whole: they are cut out before normalizing.
+        # Special tokens written in the text ("[CLS]", "[MASK]") stay whole: cut out before normalizing.
         longest_first = sorted(special_tokens, key=len, reverse=True)
-        self._special = re.compile("(" + "|".join(map(re.escape, longest_first)) + ")") if longest_first else None
+        self._special = (re.compile("(" + "|".join(map(re.escape, longest_first)) + ")") if longest_first
+                         else None)
 
     def __len__(self) -> int:
         return len(self.vocab)
 
     def tokens(self, text: str) -> list[str]:
         """WordPiece tokens of raw text, as BertTokenizerFast.tokenize gives them."""
-        segments = self._special.split(text) if self._special else [text]  # odd positions hold the special tokens
+        # Odd positions hold the special tokens.
+        segments = self._special.split(text) if self._special else [text]
         return [token for k, segment in enumerate(segments)
                 for token in ([segment] if k % 2 else self._plain_tokens(segment))]
 
@@ -128,7 +135,7 @@ class WordPiece:
         return [self.vocab[token] for token in self.tokens(text)]
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Words joined by spaces, ## pieces glued to the word before them (case and accents are gone for good).
+        """Words joined by spaces, ## pieces glued to the word before them (case and accents are gone).
 
         >>> WordPiece(["un", "##watch", "##able", "film"]).decode([0, 1, 2, 3])
         'unwatchable film'
@@ -137,7 +144,7 @@ class WordPiece:
         return text.replace(" " + self.prefix, "")
 
 
-# --- training --------------------------------------------------------------------------------------------------
+# --- training ------------------------------------------------------------------------------------------
 
 Pair = tuple[str, str]
 
@@ -185,7 +192,7 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int, special_tokens: Itera
                mininterval=1)
     while len(vocab) < vocab_size and heap:
         negative_score, pair = heapq.heappop(heap)
-        if not pair_count[pair] or entry(pair)[0] != negative_score:  # stale: its counts changed since the push
+        if not pair_count[pair] or entry(pair)[0] != negative_score:  # stale: counts changed since the push
             if pair_count[pair]:
                 heapq.heappush(heap, entry(pair))
             continue
@@ -197,7 +204,7 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int, special_tokens: Itera
             _count(words[i], -freqs[i], i, pair_count, token_count, where, pairs_of)
             words[i] = merge(words[i], pair, new)
             _count(words[i], freqs[i], i, pair_count, token_count, where, pairs_of)
-        # The parts got rarer, so every pair that holds one scores higher now: push those again, and the new pairs.
+        # The parts got rarer, so every pair holding one scores higher now: push those again, and new pairs.
         for touched in pairs_of[pair[0]] | pairs_of[pair[1]] | pairs_of[new]:
             if pair_count[touched]:
                 heapq.heappush(heap, entry(touched))

@@ -40,7 +40,7 @@ def test_bpe_round_trip_is_lossless(bpe, text):
 
 
 def test_merge_order_by_hand():
-    """aaabdaaabac: 'aa' occurs 4 times; then 'ab' and 'Za' tie at 2 and the smaller pair wins; then 'Z' + 'Y'."""
+    """aaabdaaabac: 'aa' occurs 4 times; 'ab' and 'Za' then tie at 2, the smaller pair wins; then Z + Y."""
     a, b, c, d = b"abcd"
     tiny = train_bpe(["aaabdaaabac"], 3)
     assert list(tiny.merges.items()) == [((a, a), 256), ((a, b), 257), ((256, 257), 258)]
@@ -50,7 +50,8 @@ def test_merge_order_by_hand():
 
 
 def test_training_stops_when_no_pair_is_left():
-    assert len(train_bpe(["ab ab"], 50).merges) == len(train_bpe_naive(["ab ab"], 50).merges) == 2  # ab, then " ab"
+    # ab, then " ab"
+    assert len(train_bpe(["ab ab"], 50).merges) == len(train_bpe_naive(["ab ab"], 50).merges) == 2
 
 
 def test_incremental_trainer_matches_naive_on_reviews(reviews):
@@ -72,7 +73,7 @@ def test_bpe_matches_hugging_face_bpe_with_the_same_merges(bpe, reviews):
         assert rust.decode(encoding.ids) == bpe.decode(bpe.encode(review)) == review
 
 
-# --- our trainer against Hugging Face's BpeTrainer ------------------------------------------------------------
+# --- our trainer against Hugging Face's BpeTrainer ---------------------------------------------------
 
 Spelled = tuple[str, str]
 
@@ -83,13 +84,14 @@ def _hf_merges(texts: list[str], num_merges: int) -> tuple[list[Spelled], dict[s
     tokenizer = Tokenizer(tok_models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.train_from_iterator(texts, trainers.BpeTrainer(
-        vocab_size=256 + num_merges, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+        vocab_size=256 + num_merges, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False))
     merges = json.loads(tokenizer.to_str())["model"]["merges"]
     return [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in merges], tokenizer.get_vocab()
 
 
 def _replay(texts: list[str], merges: list[Spelled]) -> list[set[Spelled]]:
-    """Apply `merges` one by one to the corpus' chunks; before each, the set of pairs with the highest count."""
+    """Apply `merges` one by one to the corpus' chunks; before each, the pairs with the highest count."""
     counts = Counter(chunk for text in texts for chunk in split_chunks(text))
     words = {chunk: [byte_spelling(bytes([b])) for b in chunk.encode()] for chunk in counts}
     most_frequent = []
@@ -105,10 +107,10 @@ def _replay(texts: list[str], merges: list[Spelled]) -> list[set[Spelled]]:
 
 
 def test_both_trainers_merge_the_most_frequent_pair_and_differ_only_in_ties(reviews):
-    """Ours and Hugging Face's: at every step the most frequent pair, a tie to the smaller pair of ids. Only the
-    ids differ: ours number the bytes by value (a space is 32, before "a"), Hugging Face's by their printable
-    spelling (a space is "Ġ", U+0120, after "z"). So the two agree merge for merge until a tie they break
-    differently."""
+    """Ours and Hugging Face's: at every step the most frequent pair, a tie to the smaller pair of ids.
+    Only the ids differ: ours number the bytes by value (a space is 32, before "a"), Hugging Face's by
+    their printable spelling (a space is "Ġ", U+0120, after "z"). So the two agree merge for merge until
+    a tie they break differently."""
     texts, num_merges = reviews[:60], 150
     ours_bpe = train_bpe(texts, num_merges)
     ours = [(byte_spelling(ours_bpe.vocab[a]), byte_spelling(ours_bpe.vocab[b])) for a, b in ours_bpe.merges]

@@ -1,93 +1,228 @@
 import dataclasses
+import doctest
 
+import pytest
 import torch
+from datasets import Dataset
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from helpers import classifiers, config
 from helpers.tokenization import Vocab
 
 
-def test_bigrams_follow_the_unigrams():
-    assert classifiers.with_bigrams(["not", "good", "!"]) == ["not", "good", "!", "not good", "good !"]
-
-
-def test_head_and_tail_keeps_both_ends():
-    tokens = [str(i) for i in range(10)]
-    assert classifiers.head_and_tail(tokens, 4) == ["0", "1", "8", "9"]
-    assert classifiers.head_and_tail(tokens, 5) == ["0", "1", "7", "8", "9"]
-    assert classifiers.head_and_tail(tokens[:3], 4) == tokens[:3]
-
-
 def test_bag_batch_averages_each_review_separately():
-    (inputs, labels) = classifiers.bag_batch([[2, 3], [4], []], [1, 0, 1])
+    inputs, labels = classifiers.bag_collate([(torch.tensor([2, 3]), 1), (torch.tensor([4]), 0),
+                                              (torch.tensor([], dtype=torch.long), 1)])
     model = classifiers.NBoW(vocab_size=5, embed_dim=3).eval()
     pooled = model.embedding(inputs["ids"], inputs["offsets"])
     weight = model.embedding.weight
     torch.testing.assert_close(pooled[0], weight[[2, 3]].mean(0))
     torch.testing.assert_close(pooled[1], weight[4])
+    torch.testing.assert_close(pooled[2], torch.zeros(3))  # an empty review bags <pad>, whose row is zero
     assert labels.tolist() == [1, 0, 1]
 
 
-def test_bilstm_output_does_not_depend_on_padding():
-    torch.manual_seed(0)
-    model = classifiers.BiLSTMClassifier(vocab_size=20, embed_dim=8, hidden_dim=6).eval()
-    short, long = [3, 4, 5], [6, 7, 8, 9, 10, 11, 12]
-    alone = model(**classifiers.padded_batch([short], [0])[0])
-    batched = model(**classifiers.padded_batch([long, short], [0, 0])[0])
-    torch.testing.assert_close(alone[0], batched[1])
+def test_pad_collate_pads_with_zero_and_keeps_lengths():
+    inputs, labels = classifiers.pad_collate([(torch.tensor([5, 6, 7]), 0), (torch.tensor([8]), 1)])
+    assert inputs["ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert inputs["lengths"].tolist() == [3, 1] and labels.tolist() == [0, 1]
 
 
-def test_reverse_within_length_keeps_padding_in_place():
-    x = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])[..., None]
-    reversed_ = classifiers.reverse_within_length(x, torch.tensor([3, 2]))
-    assert reversed_[..., 0].tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
-    torch.testing.assert_close(classifiers.reverse_within_length(reversed_, torch.tensor([3, 2])), x)
-
-
-def test_bilstm_directions_match_a_packed_bidirectional_lstm():
-    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-    torch.manual_seed(0)
+def bilstm_and_packed_reference(seed: int = 0):
+    """A small BiLSTMClassifier and nn.LSTM(bidirectional=True) holding the same weights."""
+    torch.manual_seed(seed)
     model = classifiers.BiLSTMClassifier(vocab_size=20, embed_dim=5, hidden_dim=4).eval()
-    reference = torch.nn.LSTM(5, 4, batch_first=True, bidirectional=True)
+    reference = nn.LSTM(5, 4, batch_first=True, bidirectional=True)
     for name, param in model.forward_lstm.named_parameters():
         getattr(reference, name).data.copy_(param)
         getattr(reference, name + "_reverse").data.copy_(getattr(model.backward_lstm, name))
-    ids, lengths = classifiers.padded_batch([[3, 4, 5, 6, 7], [8, 9]], [0, 0])[0].values()
-    x = model.embedding(ids)
-    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    expected = pad_packed_sequence(reference(packed)[0], batch_first=True)[0]
-    backward = classifiers.reverse_within_length(model.backward_lstm(classifiers.reverse_within_length(x, lengths))[0],
-                                                 lengths)
-    ours = torch.cat([model.forward_lstm(x)[0], backward], -1)
-    mask = (torch.arange(5)[None, :] < lengths[:, None])[..., None]
-    torch.testing.assert_close(ours * mask, expected)
+    return model, reference
 
 
-def test_batches_cover_every_example_once_and_reshuffle():
-    encoded = [[i] * (1 + i % 7) for i in range(50)]
-    batches = classifiers.Batches(encoded, list(range(50)), 8, classifiers.padded_batch, shuffle=True)
-    epochs = [[label for _, labels in batches for label in labels.tolist()] for _ in range(2)]
-    assert len(batches) == 7
-    assert sorted(epochs[0]) == list(range(50)) == sorted(epochs[1])
+def test_bilstm_forward_is_a_packed_bidirectional_lstm_then_max_and_mean_pooling():
+    model, reference = bilstm_and_packed_reference()
+    reviews = [[3, 4, 5, 6, 7], [8, 9], [10, 11, 12]]
+    inputs, _ = classifiers.pad_collate([(torch.tensor(r), 0) for r in reviews])
+    packed = pack_padded_sequence(model.embedding(inputs["ids"]), inputs["lengths"], batch_first=True,
+                                  enforce_sorted=False)
+    states = pad_packed_sequence(reference(packed)[0], batch_first=True)[0]  # (B, T, 2H), zero at padding
+    torch.testing.assert_close(model.states(**inputs), states)
+    expected = torch.stack([model.out(torch.cat([s[:n].max(0).values, s[:n].mean(0)]))
+                            for s, n in zip(states, inputs["lengths"])])
+    torch.testing.assert_close(model(**inputs), expected)
+
+
+def test_bilstm_output_does_not_depend_on_padding():
+    model, _ = bilstm_and_packed_reference()
+    short, long = [3, 4, 5], [6, 7, 8, 9, 10, 11, 12]
+    alone = model(**classifiers.pad_collate([(torch.tensor(short), 0)])[0])
+    batched = model(**classifiers.pad_collate([(torch.tensor(long), 0), (torch.tensor(short), 0)])[0])
+    torch.testing.assert_close(alone[0], batched[1])
+
+
+def test_max_mean_pool_ignores_padding():
+    states = torch.tensor([[[1.0, -1.0], [3.0, 5.0], [99.0, 99.0]]])
+    pooled = classifiers.max_mean_pool(states, torch.tensor([2]))
+    assert pooled.tolist() == [[3.0, 5.0, 2.0, 2.0]]
+
+
+def test_pretrained_vectors_start_the_embedding_and_freeze_keeps_them():
+    vectors = torch.randn(20, 5)
+    frozen = classifiers.BiLSTMClassifier(20, 5, 4, vectors=vectors, freeze=True)
+    tuned = classifiers.BiLSTMClassifier(20, 5, 4, vectors=vectors)
+    assert torch.equal(frozen.embedding.weight, vectors) and torch.equal(tuned.embedding.weight, vectors)
+    assert not frozen.embedding.weight.requires_grad and tuned.embedding.weight.requires_grad
+    with pytest.raises(ValueError, match=r"\(20, 5\)"):
+        classifiers.BiLSTMClassifier(20, 6, 4, vectors=vectors)
+    with pytest.raises(ValueError, match="vectors="):
+        classifiers.BiLSTMClassifier(20, 5, 4, freeze=True)
+
+
+def test_align_vectors_finds_each_word_and_fills_the_rest_at_the_same_scale():
+    source = Vocab(["good", "bad", "film"])
+    target = Vocab(["film", "awful", "good"])
+    vectors = torch.randn(len(source), 8)
+    rows = classifiers.align_vectors(vectors, source, target)
+    assert rows.shape == (len(target), 8)
+    for word in ("film", "good", Vocab.UNK):
+        torch.testing.assert_close(rows[target.stoi[word]], vectors[source.stoi[word]])
+    assert torch.equal(rows[target.stoi[Vocab.PAD]], torch.zeros(8))
+    assert rows[target.stoi["awful"]].abs().sum() > 0
+
+
+@pytest.mark.parametrize("make", [lambda: classifiers.NBoW(0, 4), lambda: classifiers.NBoW(10, 2.5),
+                                  lambda: classifiers.BiLSTMClassifier(10, 4, -1),
+                                  lambda: classifiers.BiLSTMClassifier(10, 4, True)],
+                         ids=["vocab 0", "embed 2.5", "hidden -1", "hidden True"])
+def test_sizes_must_be_positive_ints(make):
+    with pytest.raises(ValueError, match="must be a positive int"):
+        make()
+
+
+def test_length_bucket_sampler_covers_every_example_once_and_reshuffles():
+    lengths = [1 + i % 7 for i in range(50)]
+    sampler = classifiers.LengthBucketSampler(lengths, batch_size=8, bucket=2)
+    epochs = [list(sampler) for _ in range(2)]
+    assert len(sampler) == 7 == len(epochs[0])
+    assert sorted(i for batch in epochs[0] for i in batch) == list(range(50))
+    assert sorted(i for batch in epochs[1] for i in batch) == list(range(50))
     assert epochs[0] != epochs[1]
 
 
-def test_classifiers_learn_a_separable_toy_task():
-    from datasets import Dataset
+def test_length_bucketing_wastes_less_padding_than_plain_shuffling():
+    lengths = torch.randint(1, 500, (2_000,), generator=torch.Generator().manual_seed(0)).tolist()
 
-    words = {1: "wonderful superb moving", 0: "dreadful dull tedious"}
-    texts = [f"the film was {words[i % 2].split()[i % 3]} and {words[i % 2].split()[(i + 1) % 3]}" for i in range(240)]
-    ds = Dataset.from_dict({"text": texts, "label": [i % 2 for i in range(240)]})
-    profile = dataclasses.replace(config.get_profile("smoke"), epochs=5, batch_size=8)
+    def padding(batches):
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
+
+    bucketed = list(classifiers.LengthBucketSampler(lengths, batch_size=32))
+    shuffled = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0)).split(32)
+    assert padding(bucketed) < padding([b.tolist() for b in shuffled]) / 5
+
+
+def test_make_loader_keeps_input_order_without_shuffle():
+    encoded = [[i] * (1 + i % 3) for i in range(10)]
+    loader = classifiers.make_loader(encoded, list(range(10)), batch_size=4, collate=classifiers.pad_collate)
+    assert [y for _, labels in loader for y in labels.tolist()] == list(range(10))
+    with pytest.raises(ValueError, match="one label per text"):
+        classifiers.make_loader(encoded, [0], batch_size=4, collate=classifiers.pad_collate)
+
+
+POSITIVE, NEGATIVE = ["wonderful", "superb", "moving", "brilliant"], ["dreadful", "dull", "tedious", "awful"]
+
+
+def toy_reviews(seed: int, n: int) -> Dataset:
+    """Reviews whose label is which word list they draw from; filler words carry no signal."""
+    g = torch.Generator().manual_seed(seed)
+    rows = {"text": [], "label": []}
+    for i in range(n):
+        words = (POSITIVE, NEGATIVE)[i % 2]
+        picks = torch.randint(len(words), (2,), generator=g).tolist()
+        filler = ["the", "film", "plot", "was", "and", "it"][int(torch.randint(6, (1,), generator=g))]
+        rows["text"].append(f"the {filler} was {words[picks[0]]} and {words[picks[1]]}")
+        rows["label"].append(1 - i % 2)
+    return Dataset.from_dict(rows)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    profile = dataclasses.replace(config.get_profile("smoke"), nbow_epochs=8, bilstm_epochs=8, batch_size=8,
+                                  nbow_batch_size=8)
+    return profile, toy_reviews(0, 160), toy_reviews(1, 40), toy_reviews(2, 40)
+
+
+@pytest.mark.parametrize("train_fn", [classifiers.train_nbow_bigram, classifiers.train_bilstm],
+                         ids=["nbow", "bilstm"])
+def test_classifiers_learn_a_separable_toy_task_and_generalize(toy, train_fn):
+    profile, train, val, test = toy
     config.seed_everything(0)
-    for train in (classifiers.train_nbow_bigram, classifiers.train_bilstm):
-        trained = train(ds, ds, profile, progress=False)
-        assert trained.accuracy(ds) == 1.0, train.__name__
-        proba = trained.predict_proba(["superb and moving", "tedious and dull"])
-        torch.testing.assert_close(proba.sum(1), torch.ones(2))
-        assert proba[0, 1] > 0.5 > proba[1, 1]
+    trained = train_fn(train, val, profile, progress=False)
+    assert trained.accuracy(test) == 1.0  # rows never seen in training or selection
+    proba = trained.predict_proba(["superb and moving", "tedious and dull"])
+    torch.testing.assert_close(proba.sum(1), torch.ones(2))
+    assert proba[0, 1] > 0.5 > proba[1, 1]
 
 
-def test_vocab_unknowns_map_to_unk():
-    vocab = Vocab.build([["a", "b", "a"]])
-    assert vocab.encode(["a", "zzz"]) == [vocab.stoi["a"], 1]
+@pytest.mark.parametrize("train_fn, epochs, batch",
+                         [(classifiers.train_nbow_bigram, "nbow_epochs", "nbow_batch_size"),
+                          (classifiers.train_bilstm, "bilstm_epochs", "batch_size")], ids=["nbow", "bilstm"])
+def test_trainers_use_the_profile_as_written(toy, train_fn, epochs, batch):
+    profile, train, val, _ = toy
+    profile = dataclasses.replace(profile, **{epochs: 2, batch: 16}, max_len=4, ngram_max_len=4,
+                                  ngram_vocab_size=30)
+    trained = train_fn(train, val, profile, progress=False)
+    assert len(trained.history) == 2
+    assert trained.batch_size == 16
+    encoded = trained.encode(["the film was wonderful and superb and moving and brilliant"])
+    if train_fn is classifiers.train_nbow_bigram:
+        assert trained.vocab_size <= 30 + 2  # + <pad> and <unk>
+        assert len(encoded[0]) <= 4 + 3  # 4 words and their 3 pairs
+    else:
+        assert len(encoded[0]) == 4
+
+
+def test_a_string_is_not_a_batch(toy):
+    profile, train, val, _ = toy
+    trained = classifiers.train_nbow_bigram(train, val, dataclasses.replace(profile, nbow_epochs=1),
+                                            progress=False)
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        trained.predict_proba("what a film")
+    with pytest.raises(ValueError, match="empty"):
+        trained.predict_proba([])
+    assert trained.predict_proba(["what a film"]).shape == (1, 2)
+
+
+def test_bilstm_init_needs_vectors_exactly_when_pretrained(toy):
+    profile, train, val, _ = toy
+    with pytest.raises(ValueError, match="init must be one of"):
+        classifiers.train_bilstm(train, val, profile, init="glove")
+    with pytest.raises(ValueError, match="vectors="):
+        classifiers.train_bilstm(train, val, profile, init="frozen")
+
+
+def test_frozen_embeddings_stay_put_while_fine_tuned_ones_move(toy):
+    profile, train, val, _ = toy
+    profile = dataclasses.replace(profile, bilstm_epochs=1)
+    vocab = classifiers.bilstm_vocab(train["text"], profile)
+    vectors = torch.randn(len(vocab), profile.embed_dim)
+    vectors[0] = 0.0
+    frozen = classifiers.train_bilstm(train, val, profile, "frozen", vectors, vocab, progress=False)
+    tuned = classifiers.train_bilstm(train, val, profile, "fine-tuned", vectors, vocab, progress=False)
+    assert torch.equal(frozen.model.embedding.weight.detach(), vectors)
+    assert not torch.allclose(tuned.model.embedding.weight.detach(), vectors)
+
+
+def test_pretrain_vectors_gives_similar_words_similar_rows():
+    texts = toy_reviews(3, 400)["text"]
+    vocab = Vocab.build([t.split() for t in texts], min_freq=2)
+    vectors = classifiers.pretrain_vectors(texts, vocab, dim=16, epochs=5, threshold=1.0)  # keep every word
+    assert vectors.shape == (len(vocab), 16)
+    unit = nn.functional.normalize(vectors, dim=-1)
+    same = unit[vocab.stoi["wonderful"]] @ unit[vocab.stoi["superb"]]
+    across = unit[vocab.stoi["wonderful"]] @ unit[vocab.stoi["dreadful"]]
+    assert same > across
+
+
+def test_docstring_examples_hold():
+    assert doctest.testmod(classifiers).failed == 0

@@ -61,3 +61,12 @@ def test_device_request_errors_are_clear(monkeypatch):
         config.get_device("cuda")
     with pytest.raises(ValueError, match="cuda, mps or cpu"):
         config.get_device("tpu")
+
+
+def test_chapter_03_sizes_are_positive_and_grow():
+    smoke, cpu, full = (config.PROFILES[n] for n in ("smoke", "cpu", "full"))
+    for field in ("nbow_epochs", "ngram_vocab_size", "bilstm_epochs", "sgns_epochs", "compare_epochs",
+                  "lm_vocab_size", "lm_bptt", "lm_epochs"):
+        assert 0 < getattr(smoke, field) <= getattr(cpu, field) <= getattr(full, field), field
+    for field in ("compare_n_train", "lm_n_train"):  # None means every training review
+        assert getattr(smoke, field) < (getattr(cpu, field) or float("inf")), field

@@ -1,5 +1,7 @@
-"""The from-scratch RNN, LSTM and GRU match PyTorch's, forward and backward, padded or not; BPTT and clipping."""
+"""The from-scratch RNN, LSTM and GRU match PyTorch's, forward and backward, padded or not; BPTT and
+clipping."""
 
+import doctest
 import math
 
 import pytest
@@ -14,7 +16,8 @@ IDS = ["rnn", "lstm", "gru"]
 
 
 def random_pair(cell_cls: type[rnn.Cell], torch_cls: type[nn.RNNBase], seed: int):
-    """A PyTorch layer with random sizes and weights, the from-scratch cell holding the same weights, and inputs."""
+    """A PyTorch layer with random sizes and weights, the from-scratch cell holding the same weights, and
+    inputs."""
     g = torch.Generator().manual_seed(seed)
     batch, steps, features, hidden = (int(torch.randint(lo, hi, (1,), generator=g)) for lo, hi in
                                       ((1, 6), (1, 12), (1, 7), (1, 9)))
@@ -85,7 +88,7 @@ def test_packed_state_equals_running_the_sequence_alone():
     _, (h_alone, c_alone) = rnn.unroll(cell, x[1:, :2])
     torch.testing.assert_close(h[1:], h_alone)
     torch.testing.assert_close(c[1:], c_alone)
-    _, (h_padded, _) = rnn.unroll(cell, x)  # without lengths the padding steps overwrite the short row's state
+    _, (h_padded, _) = rnn.unroll(cell, x)  # without lengths, padding steps overwrite the short row's state
     assert not torch.allclose(h_padded[1:], h_alone)
 
 
@@ -182,3 +185,39 @@ def test_set_forget_bias_opens_only_the_forget_gate(make):
             torch.testing.assert_close(after[name][others], before[name][others])
         else:
             assert torch.equal(after[name], before[name])
+
+
+def test_docstring_examples_hold():
+    assert doctest.testmod(rnn).failed == 0
+
+
+def test_length_mask_marks_the_real_steps():
+    mask = rnn.length_mask(torch.tensor([2, 0, 3]), 3)
+    assert mask.tolist() == [[True, True, False], [False, False, False], [True, True, True]]
+
+
+def test_reverse_within_length_keeps_padding_in_place_and_undoes_itself():
+    x = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])[..., None]  # (B, T, 1)
+    reversed_ = rnn.reverse_within_length(x, torch.tensor([3, 2]))
+    assert reversed_[..., 0].tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
+    torch.testing.assert_close(rnn.reverse_within_length(reversed_, torch.tensor([3, 2])), x)
+
+
+def test_reverse_within_length_runs_a_backward_lstm_like_a_packed_one():
+    torch.manual_seed(0)
+    reference = nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+    backward = nn.LSTM(3, 4, batch_first=True)
+    for name, param in backward.named_parameters():
+        param.data.copy_(getattr(reference, name + "_reverse"))
+    lengths = torch.tensor([5, 2, 4])
+    x = torch.randn(3, 5, 3)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected = pad_packed_sequence(reference(packed)[0], batch_first=True)[0][..., 4:]  # backward half
+    ours = rnn.reverse_within_length(backward(rnn.reverse_within_length(x, lengths))[0], lengths)
+    torch.testing.assert_close(ours * rnn.length_mask(lengths, 5)[..., None], expected)
+
+
+@pytest.mark.parametrize("sizes", [(0, 4), (3, -2), (3, 2.0), (True, 4)])
+def test_cells_reject_sizes_that_are_not_positive_ints(sizes):
+    with pytest.raises(ValueError, match="must be a positive int"):
+        rnn.LSTMCell(*sizes)

@@ -13,7 +13,7 @@ from helpers.tokenization import (
 )
 
 
-# --- cleaning -------------------------------------------------------------------------------------------------
+# --- cleaning -----------------------------------------------------------------------------------------
 
 def test_clean_text_strips_html_unescapes_and_normalizes():
     assert clean_text("Great<br /><br />film &amp; ﬁne “cast”") == 'great film & fine "cast"'
@@ -66,7 +66,7 @@ def test_clean_text_is_linear_on_adversarial_markup(markup, seconds_per_megabyte
     assert ratio < 10, f"{markup!r} * 1 MB takes {ratio:.1f}x as long as 1 MB of reviews"
 
 
-# --- words and characters -------------------------------------------------------------------------------------
+# --- words and characters -----------------------------------------------------------------------------
 
 def test_word_tokenize_keeps_contractions_and_splits_punctuation():
     assert word_tokenize("don't stop, it's 2 films!") == ["don't", "stop", ",", "it's", "2", "films", "!"]
@@ -76,7 +76,8 @@ def test_word_tokenize_reads_every_script():
     """Accented letters stay inside their words, and 5½ is five and a half, not 51."""
     assert word_tokenize(clean_text("Amélie was naïve; the café was très bon, 5½ stars")) == [
         "amélie", "was", "naïve", ";", "the", "café", "was", "très", "bon", ",", "5", "1/2", "stars"]
-    assert word_tokenize("Достоевский и 東京物語, ελληνικά!") == ["Достоевский", "и", "東京物語", ",", "ελληνικά", "!"]
+    assert word_tokenize("Достоевский и 東京物語, ελληνικά!") == [
+        "Достоевский", "и", "東京物語", ",", "ελληνικά", "!"]
     assert word_tokenize("हिन्दी फ़िल्म") == ["हिन्दी", "फ़िल्म"]  # vowel signs are marks, inside the word
     assert word_tokenize("cafe\u0301 ok") == ["cafe\u0301", "ok"]  # a combining accent stays with its letter
 
@@ -103,7 +104,7 @@ def test_word_tokenize_takes_one_text():
 
 
 def test_char_tokenize_keeps_accents_and_emoji_whole():
-    """A character is what a reader sees: e + a combining accent is one, and so is an emoji with its skin tone."""
+    """A character is what a reader sees: e + a combining accent is one, so is an emoji with its skin tone."""
     assert char_tokenize("cafe\u0301 👍🏽!") == ["c", "a", "f", "e\u0301", " ", "👍🏽", "!"]
     assert char_tokenize("ab c") == ["a", "b", " ", "c"]
 
@@ -113,7 +114,7 @@ def test_char_tokenize_loses_nothing(text):
     assert "".join(char_tokenize(text)) == text
 
 
-# --- vocabularies -----------------------------------------------------------------------------------------------
+# --- vocabularies --------------------------------------------------------------------------------------
 
 def test_vocab_keeps_frequent_tokens_and_maps_the_rest_to_unk():
     vocab = Vocab.build([["b", "a", "b"], ["c", "b", "a"]], min_freq=2)
@@ -132,7 +133,7 @@ def test_oov_rate_counts_unknown_tokens():
     assert oov_rate(Vocab(["a"]), [["a", "b"]]) == pytest.approx(1 / 2)
 
 
-# --- a string where a list belongs, empty batches, sizes ----------------------------------------------------------
+# --- a string where a list belongs, empty batches, sizes ---------------------------------------------
 
 def test_a_text_where_token_lists_belong_is_a_type_error():
     """Vocab.build(["good movie"]) used to build a vocabulary of characters without a word of complaint."""
@@ -179,7 +180,7 @@ def test_check_texts_names_what_was_wrong():
     assert list(each_token_list([["a"], []])) == [["a"], []]
 
 
-# --- the worked examples in the docstrings ---------------------------------------------------------------------
+# --- the worked examples in the docstrings ------------------------------------------------------------
 
 @pytest.mark.parametrize("module", [tokenization, bpe, wordpiece, unigram], ids=lambda m: m.__name__)
 def test_docstring_examples_are_true(module):

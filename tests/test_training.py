@@ -1,3 +1,6 @@
+import doctest
+
+import pytest
 import torch
 from torch import nn
 
@@ -30,13 +33,49 @@ def test_fit_learns_and_keeps_the_best_validation_epoch():
     assert training.evaluate(model, val, torch.device("cpu"))["accuracy"] == best
 
 
+def test_fit_shows_one_bar_then_the_history(capsys):
+    torch.manual_seed(0)
+    history = training.fit(Linear(), _batches(64, 0), _batches(32, 1), epochs=3, lr=0.05, desc="toy")
+    out, err = capsys.readouterr()
+    assert out == training.format_history(history) + "\n"  # nothing printed between redraws of the bar
+    assert err.strip().count("\n") == 0 and err.count("toy") >= 1  # one bar, redrawn in place, left behind
+    assert "12/12" in err.rsplit("\r", 1)[-1]  # its last state: 3 epochs of 4 batches
+
+
+def test_fit_rejects_bad_epochs_and_empty_batches():
+    with pytest.raises(ValueError, match="positive int"):
+        training.fit(Linear(), _batches(16, 0), _batches(16, 1), epochs=0, progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        training.fit(Linear(), [], _batches(16, 1), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        training.evaluate(Linear(), [], torch.device("cpu"))
+    with pytest.raises(ValueError, match="empty"):
+        training.predict_proba(Linear(), [], torch.device("cpu"))
+
+
+def test_frozen_parameters_are_left_out_of_the_optimizers():
+    model = nn.Sequential(nn.Embedding(10, 3), nn.Linear(3, 2))
+    model[0].weight.requires_grad_(False)
+    (optimizer,) = training.make_optimizers(model, lr=1e-3, weight_decay=0.0)
+    optimized = [p for group in optimizer.param_groups for p in group["params"]]
+    assert not any(p is model[0].weight for p in optimized) and len(optimized) == 2
+
+
+def test_sparse_embeddings_get_sparse_adam():
+    model = nn.Sequential(nn.EmbeddingBag(10, 3, sparse=True), nn.Linear(3, 2))
+    dense, sparse = training.make_optimizers(model, lr=1e-3, weight_decay=0.0)
+    assert isinstance(sparse, torch.optim.SparseAdam)
+    assert sparse.param_groups[0]["params"] == [model[0].weight]
+    assert isinstance(dense, torch.optim.AdamW)
+
+
 def test_clipping_bounds_the_gradient_the_optimizer_sees(monkeypatch):
     norms = []
     step = torch.optim.AdamW.step
 
     def spy(self, *args, **kwargs):
         grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
-        norms.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item())
+        norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
         return step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.AdamW, "step", spy)
@@ -51,3 +90,9 @@ def test_predict_proba_keeps_order_and_sums_to_one():
     proba = training.predict_proba(model, val, torch.device("cpu"))
     assert proba.shape == (40, 2)
     torch.testing.assert_close(proba.sum(1), torch.ones(40))
+    expected = torch.cat([model(**inputs).softmax(-1) for inputs, _ in val])
+    torch.testing.assert_close(proba, expected.detach())
+
+
+def test_docstring_examples_hold():
+    assert doctest.testmod(training).failed == 0

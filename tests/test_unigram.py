@@ -1,6 +1,5 @@
-"""The Unigram tokenizer from scratch: its lattice sums against brute force, its training against SentencePiece."""
+"""Unigram from scratch: its lattice sums against brute force, its training against SentencePiece's."""
 
-import io
 import itertools
 import math
 
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 
 from helpers import data
 from helpers.tokenization import clean_text
-from helpers.unigram import SPACE, Unigram, pre_tokenize, train_unigram, viterbi
+from helpers.unigram import SPACE, Unigram, pre_tokenize, train_sentencepiece, train_unigram, viterbi
 
 
 def _every_cut(word: str) -> list[list[str]]:
@@ -28,7 +27,7 @@ def _every_cut(word: str) -> list[list[str]]:
 
 
 def _cut_score(pieces: list[str], model: Unigram) -> float:
-    """A cut's log-probability; a cut through a piece the model lacks is impossible (an unknown character is not)."""
+    """A cut's log-probability; a piece the model lacks makes it impossible (an unknown character not)."""
     return sum(model.scores.get(p, model.unk_score if len(p) == 1 else -math.inf) for p in pieces)
 
 
@@ -61,7 +60,7 @@ def test_viterbi_is_not_greedy():
 
 
 def test_encode_decode_and_unknown_characters():
-    model = Unigram({"▁a": -1.0, "▁film": -2.0, "▁": -3.0, "f": -4.0, "i": -4.0, "l": -4.0, "m": -4.0, "a": -4.0})
+    model = Unigram({"▁a": -1.0, "▁film": -2.0, "▁": -3.0, **dict.fromkeys("filma", -4.0)})
     assert model.tokens("a  film") == ["▁a", "▁film"]
     assert model.decode(model.encode("a  film")) == "a film"  # whitespace comes back as single spaces
     assert model.tokens("a fil😀") == ["▁a", "▁", "f", "i", "l", "😀"]
@@ -69,7 +68,7 @@ def test_encode_decode_and_unknown_characters():
     assert pre_tokenize(" two  words ") == ["▁two", "▁words"]
 
 
-# --- training against SentencePiece -----------------------------------------------------------------------------
+# --- training against SentencePiece --------------------------------------------------------------------
 
 VOCAB_SIZE = 1_000
 
@@ -87,43 +86,36 @@ def ours(corpus) -> Unigram:
 
 
 @pytest.fixture(scope="module")
-def sentencepiece(corpus) -> spm.SentencePieceProcessor:
-    """SentencePiece's Unigram trainer with the same words (split on whitespace only, every character kept)."""
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus[0]), model_writer=model, model_type="unigram", vocab_size=VOCAB_SIZE,
-        character_coverage=1.0, normalization_rule_name="identity", split_by_unicode_script=False,
-        split_by_number=False, max_sentence_length=1 << 20, bos_id=-1, eos_id=-1, unk_id=0, num_threads=1,
-        minloglevel=2)
-    return spm.SentencePieceProcessor(model_proto=model.getvalue())
+def reference(corpus) -> tuple[Unigram, spm.SentencePieceProcessor]:
+    """SentencePiece's Unigram trainer on the same words: its pieces in our class, and its own processor."""
+    return train_sentencepiece(corpus[0], VOCAB_SIZE)
 
 
 @pytest.fixture(scope="module")
-def theirs(sentencepiece) -> Unigram:
-    """SentencePiece's pieces and scores in our Unigram class."""
-    return Unigram({sentencepiece.id_to_piece(i): sentencepiece.get_score(i)
-                    for i in range(sentencepiece.get_piece_size()) if not sentencepiece.is_unknown(i)})
+def theirs(reference) -> Unigram:
+    return reference[0]
 
 
-def test_our_viterbi_cuts_like_sentencepiece_with_its_vocabulary(corpus, sentencepiece, theirs):
+def test_our_viterbi_cuts_like_sentencepiece_with_its_vocabulary(corpus, reference):
+    theirs, processor = reference
     for text in corpus[1]:
-        assert theirs.tokens(text) == sentencepiece.encode(text, out_type=str)
+        assert theirs.tokens(text) == processor.encode(text, out_type=str)
 
 
 def test_training_learns_sentencepieces_vocabulary(ours, theirs):
     assert len(ours) == len(theirs) == VOCAB_SIZE
-    assert len(ours.vocab.keys() & theirs.vocab.keys()) >= 0.9 * VOCAB_SIZE  # measured: 96%
+    assert len(ours.vocab.keys() & theirs.vocab.keys()) >= 0.9 * VOCAB_SIZE  # measured: 97%
 
 
 def test_training_cuts_held_out_words_like_sentencepiece(corpus, ours, theirs):
     words = [w for text in corpus[1] for w in pre_tokenize(text)]
     same = sum(ours.tokens(w) == theirs.tokens(w) for w in words) / len(words)
-    assert same >= 0.95  # measured: 98%
+    assert same >= 0.95  # measured: 96.5%
 
 
 def test_training_fits_held_out_text_as_well_as_sentencepiece(corpus, ours, theirs):
     ours_ll, theirs_ll = (sum(model.log_likelihood(t) for t in corpus[1]) for model in (ours, theirs))
-    assert ours_ll == pytest.approx(theirs_ll, rel=0.01)  # measured: within 0.3%
+    assert ours_ll == pytest.approx(theirs_ll, rel=0.01)  # measured: ours 0.6% higher
 
 
 def test_training_keeps_every_character(corpus, ours):
@@ -139,3 +131,7 @@ def test_training_rejects_a_bare_string_and_bad_sizes():
         train_unigram(["a review"], -1)
     with pytest.raises(ValueError, match="no room"):
         train_unigram(["abc"], 4)
+    with pytest.raises(ValueError, match="support only 15 pieces"):
+        train_unigram(["a film a film the film was good"], 20)
+    with pytest.raises(ValueError, match="shrinking_factor"):
+        train_unigram(["a review"], 100, shrinking_factor=1.0)
