@@ -50,7 +50,8 @@ class Benchmark:
 REGISTRY: dict[str, Benchmark] = {}
 # Modules whose import registers benchmarks; a chapter that adds a benchmark adds its module here.
 BENCHMARK_MODULES: tuple[str, ...] = ("helpers.baselines", "helpers.classifiers", "helpers.finetune",
-                                      "helpers.ensemble", "helpers.long_attention", "helpers.deploy")
+                                      "helpers.ensemble", "helpers.seq2seq", "helpers.transformer",
+                                      "helpers.long_attention", "helpers.deploy")
 
 
 def register(name: str, description: str, *, imdb: bool = True, key: Sequence[str] = (),

@@ -52,6 +52,21 @@ class Profile:
     lm_vocab_size: int
     lm_bptt: int  # steps per window of truncated back-propagation through time
     lm_epochs: int
+    # 04 sequence to sequence: the generated numbers-in-words task and its GRU encoder-decoders
+    seq2seq_train: int  # training pairs; validation and test get a quarter as many each
+    seq2seq_epochs: int  # the same budget for every model compared
+    seq2seq_hidden: int  # GRU size per direction (embeddings are half as wide)
+    beam_pairs: int  # test pairs decoded one at a time by beam search
+    # 05 Transformer: the encoder-decoder on chapter 04's task, the IMDB encoder, the attention cost sweep
+    transformer_dim: int
+    transformer_heads: int
+    transformer_layers: int
+    transformer_epochs: int  # IMDB classifier
+    transformer_n_train: int | None  # IMDB reviews the notebook's encoder learns from (None: all of train)
+    transformer_n_test: int | None  # IMDB test reviews it is scored on (None: all)
+    stability_layers: int  # layers per stack of the post-LN / pre-LN warmup comparison
+    stability_steps: int  # updates per run of that comparison
+    attention_cost_lengths: tuple[int, ...]  # sequence lengths of the attention cost sweep (05)
     # 06 pre-trained models and fine-tuning
     pretrain_sizes: tuple[int, ...]  # labelled reviews per point of the from-scratch vs pre-trained curves
     pretrain_max_len: int  # WordPiece tokens per review on those curves
@@ -102,6 +117,10 @@ PROFILES: dict[str, Profile] = {
         nbow_epochs=1, nbow_batch_size=64, ngram_max_len=None, ngram_vocab_size=5_000,
         bilstm_epochs=1, sgns_epochs=1, compare_n_train=120, compare_epochs=1,
         lm_n_train=120, lm_n_val=None, lm_vocab_size=1_000, lm_bptt=16, lm_epochs=1,
+        seq2seq_train=800, seq2seq_epochs=2, seq2seq_hidden=32, beam_pairs=40,
+        transformer_dim=32, transformer_heads=2, transformer_layers=1, transformer_epochs=1,
+        transformer_n_train=240, transformer_n_test=80, stability_layers=2, stability_steps=20,
+        attention_cost_lengths=(64, 128, 256),
         # 06
         pretrain_sizes=(16, 32), pretrain_max_len=32, pretrain_epochs=1, lm_reviews=120, pretrain_vocab_size=600,
         lm_block_size=32, lm_steps=15, finetune_n_train=32, finetune_n_val=24, finetune_n_test=40, finetune_max_len=32,
@@ -128,6 +147,10 @@ PROFILES: dict[str, Profile] = {
         nbow_epochs=3, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=300_000,
         bilstm_epochs=2, sgns_epochs=1, compare_n_train=2_500, compare_epochs=2,
         lm_n_train=2_000, lm_n_val=500, lm_vocab_size=10_000, lm_bptt=35, lm_epochs=1,
+        seq2seq_train=8_000, seq2seq_epochs=5, seq2seq_hidden=64, beam_pairs=200,
+        transformer_dim=64, transformer_heads=4, transformer_layers=2, transformer_epochs=3,
+        transformer_n_train=3_000, transformer_n_test=1_000, stability_layers=6, stability_steps=150,
+        attention_cost_lengths=(256, 512, 1024, 2048, 4096),
         # 06
         pretrain_sizes=(32, 96, 288), pretrain_max_len=48, pretrain_epochs=1, lm_reviews=1_000,
         pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=160, finetune_n_val=200,
@@ -154,6 +177,10 @@ PROFILES: dict[str, Profile] = {
         nbow_epochs=5, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=1_000_000,
         bilstm_epochs=6, sgns_epochs=3, compare_n_train=None, compare_epochs=6,
         lm_n_train=None, lm_n_val=None, lm_vocab_size=30_000, lm_bptt=70, lm_epochs=3,
+        seq2seq_train=20_000, seq2seq_epochs=15, seq2seq_hidden=128, beam_pairs=2_000,
+        transformer_dim=128, transformer_heads=4, transformer_layers=4, transformer_epochs=8,
+        transformer_n_train=None, transformer_n_test=None, stability_layers=6, stability_steps=1_000,
+        attention_cost_lengths=(256, 512, 1024, 2048, 4096, 8192),
         # 06
         pretrain_sizes=(100, 300, 1_000, 3_000, 10_000), pretrain_max_len=128, pretrain_epochs=3,
         lm_reviews=25_000, pretrain_vocab_size=8_000, lm_block_size=128, lm_steps=5_000, finetune_n_train=None,

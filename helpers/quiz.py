@@ -504,6 +504,87 @@ COURSE_QUESTIONS: dict[str, Question] = {
         "Speed is not the issue (A), any LSTM reads what it is given (C), and the weights are the same (D).",
         "03_rnn_lstm_gru",
     ),
+    # 04: sequence to sequence with attention
+    "04.1": Question(
+        "A GRU encoder-decoder without attention translates a 20-word input. While it writes the output, where "
+        "is everything it knows about the input?",
+        ("In the attention weights over the 20 encoder states",
+         "In one fixed-size vector: the encoder's summary of the whole input",
+         "In the embeddings of the input words, which the decoder reads again at every step",
+         "Nowhere: the decoder regenerates the input from its own outputs"),
+        "B",
+        "Without attention the decoder starts from (and here also reads at every step) one vector of a few hundred "
+        "numbers, the same for a 2-word and a 20-word input: the bottleneck. There are no attention weights (A); "
+        "the decoder never sees the input words themselves (C); its own outputs carry no information about the "
+        "parts of the input it has not written yet (D).",
+        "04_seq2seq_attention",
+    ),
+    "04.2": Question(
+        "Beam search scores a finished output by log P(y) / |y|^alpha. What goes wrong with alpha = 0?",
+        ("Nothing: alpha = 0 is the exact most probable output, always the best choice",
+         "Every extra token multiplies P(y) by a number below 1, so search drifts towards outputs that end early",
+         "The beam can no longer hold more than one hypothesis",
+         "Scores become positive, so <eos> is never chosen"),
+        "B",
+        "log P(y) only falls as tokens are added, so without normalization a short output that stops early can "
+        "outscore the right, longer one. alpha = 0 is the most probable output among those the beam kept, not a "
+        "guarantee of the best translation (A); the beam width is independent of alpha (C); log-probabilities "
+        "stay negative whatever alpha is (D).",
+        "04_seq2seq_attention",
+    ),
+    "04.3": Question(
+        "A decoder trained only with teacher forcing does well when fed the true previous tokens but worse when "
+        "it must read its own. What is this gap called, and what narrows it?",
+        ("Overfitting; more dropout",
+         "Exposure bias; feeding the model some of its own predictions during training (scheduled sampling)",
+         "Vanishing gradients; gradient clipping", "The bottleneck; a larger hidden state"),
+        "B",
+        "In training the decoder was only ever exposed to correct prefixes, so at inference one mistake puts it "
+        "in states it has never seen. Mixing in its own predictions, with a ratio that decays over training, "
+        "shows it such prefixes. It is a train/test mismatch of inputs, not overfitting to the training pairs "
+        "(A), not a gradient problem (C), and not about the size of the summary (D).",
+        "04_seq2seq_attention",
+    ),
+    # 05: the Transformer
+    "05.1": Question(
+        "Why does scaled dot-product attention divide Q K^T by sqrt(d_k)?",
+        ("To turn the scores into probabilities",
+         "The dot product of two random d_k-dimensional vectors has variance d_k; unscaled, large scores saturate "
+         "the softmax and its gradients vanish",
+         "To save memory on long sequences", "To stop each position from attending to the future"),
+        "B",
+        "Scaling brings the scores back to unit variance, so the softmax stays soft at initialization. The "
+        "softmax makes the probabilities (A), memory is unchanged (C), and the causal mask, not the scale, hides "
+        "the future (D).",
+        "05_transformer",
+    ),
+    "05.2": Question(
+        "F.scaled_dot_product_attention on a CPU computes the same result as softmax(Q K^T / sqrt(d)) V written "
+        "out. As the sequence length n grows, what does it save?",
+        ("Time: it does O(n) work instead of O(n^2)",
+         "Memory: it processes keys in blocks and never stores the n x n score matrix, though the work still "
+         "grows as n^2",
+         "Parameters: it has fewer weights to learn", "Accuracy: it rounds less"),
+        "B",
+        "Every query still meets every key, so the work grows quadratically (A is wrong); a blockwise softmax "
+        "(the idea behind FlashAttention) just never materializes the n x n matrix, so peak memory grows "
+        "linearly. Attention has no weights of its own (C), and the result is the same to float precision (D).",
+        "05_transformer",
+    ),
+    "05.3": Question(
+        "Post-LN layers compute LN(x + f(x)); pre-LN layers compute x + f(LN(x)). Why do deep pre-LN stacks "
+        "train without learning-rate warmup?",
+        ("They have more parameters",
+         "The residual path from input to output passes through no normalization, so gradients reach early "
+         "layers at a steady size from the first step",
+         "They do not need residual connections", "LayerNorm is skipped during training"),
+        "B",
+        "With post-LN every layer's output is normalized on the main path, and at initialization the gradients "
+        "near the output are large, so big early steps can derail training unless the learning rate starts "
+        "small. Pre-LN keeps an identity path through the whole stack. The parameters are the same (A, apart "
+        "from one final LayerNorm), both use residuals (C), and LayerNorm runs in both (D).",
+        "05_transformer",
+    ),
     # 08 · the sentiment pipeline
     "08.1": Question(
         "Temperature scaling divides a classifier's logits by one number T fitted on validation. What does it change?",

@@ -1,0 +1,288 @@
+"""The Transformer from scratch: encoder and decoder layers (post-LN and pre-LN), the encoder-decoder for
+chapter 04's numbers task, and an encoder-only classifier for IMDB."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from datasets import Dataset
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import DataLoader, Sampler
+
+from helpers import bench, training
+from helpers.attention import MultiHeadAttention, PositionalEncoding, causal_mask, padding_mask
+from helpers.config import Profile, get_device
+from helpers.tokenization import Vocab, clean_text, word_tokenize
+
+State = dict[str, Tensor]
+
+
+def embedding(vocab_size: int, d_model: int) -> nn.Embedding:
+    """Token embeddings initialized with std 1/sqrt(d_model): times sqrt(d_model) they have unit size, like
+    the position vectors added to them. (nn.Embedding's default std of 1 would make them sqrt(d_model) times
+    larger, and drown the positions.)"""
+    table = nn.Embedding(vocab_size, d_model, padding_idx=0)
+    nn.init.normal_(table.weight, std=d_model**-0.5)
+    with torch.no_grad():
+        table.weight[0].zero_()
+    return table
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention, then a position-wise feed-forward network; each adds its output back to its input
+    (a residual connection) and is normalized with LayerNorm: after the sum (post-LN, the 2017 paper) or on
+    the branch's input (pre-LN, norm_first=True). Attribute names are nn.TransformerEncoderLayer's, so a
+    state_dict loads from one to the other."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.1, norm_first: bool = False,
+                 attention_dropout: float | None = None):
+        super().__init__()
+        self.norm_first = norm_first
+        attention_dropout = dropout if attention_dropout is None else attention_dropout  # PyTorch uses one rate
+        self.self_attn = MultiHeadAttention(d_model, n_heads, attention_dropout)
+        self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.dropout, self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout), nn.Dropout(dropout)
+
+    def attend(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        return self.dropout1(self.self_attn(x, x, x, mask, need_weights=False)[0])
+
+    def feed_forward(self, x: Tensor) -> Tensor:
+        """The same two-layer network at every position: d_model -> d_ff -> d_model."""
+        return self.dropout2(self.linear2(self.dropout(torch.relu(self.linear1(x)))))
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """x (B, T, d_model) -> (B, T, d_model); mask is True where a query may look."""
+        if self.norm_first:  # x + f(LN(x)): the residual path from input to output is never normalized
+            x = x + self.attend(self.norm1(x), mask)
+            return x + self.feed_forward(self.norm2(x))
+        x = self.norm1(x + self.attend(x, mask))  # LN(x + f(x))
+        return self.norm2(x + self.feed_forward(x))
+
+
+class DecoderLayer(nn.Module):
+    """Masked self-attention over the output so far, cross-attention over the encoder's output, then the
+    feed-forward network; names as in nn.TransformerDecoderLayer."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.1, norm_first: bool = False,
+                 attention_dropout: float | None = None):
+        super().__init__()
+        self.norm_first = norm_first
+        attention_dropout = dropout if attention_dropout is None else attention_dropout
+        self.self_attn = MultiHeadAttention(d_model, n_heads, attention_dropout)
+        self.multihead_attn = MultiHeadAttention(d_model, n_heads, attention_dropout)
+        self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.dropout1, self.dropout2, self.dropout3 = nn.Dropout(dropout), nn.Dropout(dropout), nn.Dropout(dropout)
+
+    def attend(self, x: Tensor, mask: Tensor) -> Tensor:
+        return self.dropout1(self.self_attn(x, x, x, mask, need_weights=False)[0])
+
+    def cross_attend(self, x: Tensor, memory: Tensor, memory_mask: Tensor) -> Tensor:
+        """Queries from the decoder, keys and values from the encoder: where the source is read."""
+        return self.dropout2(self.multihead_attn(x, memory, memory, memory_mask, need_weights=False)[0])
+
+    def feed_forward(self, x: Tensor) -> Tensor:
+        return self.dropout3(self.linear2(self.dropout(torch.relu(self.linear1(x)))))
+
+    def forward(self, x: Tensor, memory: Tensor, mask: Tensor, memory_mask: Tensor) -> Tensor:
+        """x (B, T, d_model) attends to itself under `mask` (causal) and to memory (B, S, d_model)."""
+        if self.norm_first:
+            x = x + self.attend(self.norm1(x), mask)
+            x = x + self.cross_attend(self.norm2(x), memory, memory_mask)
+            return x + self.feed_forward(self.norm3(x))
+        x = self.norm1(x + self.attend(x, mask))
+        x = self.norm2(x + self.cross_attend(x, memory, memory_mask))
+        return self.norm3(x + self.feed_forward(x))
+
+
+class Transformer(nn.Module):
+    """Encoder-decoder Transformer with the decoding interface of helpers.decoding (start, step)."""
+
+    def __init__(self, src_vocab: int, tgt_vocab: int, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
+                 d_ff: int = 256, dropout: float = 0.1, max_len: int = 64, norm_first: bool = True,
+                 positions: str = "sinusoidal"):
+        super().__init__()
+        self.scale = math.sqrt(d_model)
+        self.src_embed, self.tgt_embed = embedding(src_vocab, d_model), embedding(tgt_vocab, d_model)
+        self.positions = PositionalEncoding(positions, max_len, d_model)
+        self.dropout = nn.Dropout(dropout)
+        # No dropout on attention weights: PyTorch's fused CPU attention kernel has none, and asking for it falls
+        # back to a kernel that stores every n x n weight (2.7x slower per IMDB training step, measured).
+        self.encoder_layers = nn.ModuleList(EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, 0.0)
+                                            for _ in range(n_layers))
+        self.decoder_layers = nn.ModuleList(DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, 0.0)
+                                            for _ in range(n_layers))
+        # Pre-LN stacks add un-normalized branches all the way up, so one last LayerNorm closes each stack.
+        self.encoder_norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+        self.decoder_norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+        self.out = nn.Linear(d_model, tgt_vocab)
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """The encoder's output (B, S, d_model) and the padding mask (B, 1, 1, S) every decoder layer reuses."""
+        mask = padding_mask(src_lengths.to(src.device), src.size(1))
+        x = self.dropout(self.positions(self.src_embed(src) * self.scale))
+        for layer in self.encoder_layers:
+            x = layer(x, mask)
+        return self.encoder_norm(x), mask
+
+    def decode(self, tgt_in: Tensor, memory: Tensor, memory_mask: Tensor) -> Tensor:
+        """Logits (B, T, V) for every target position at once; the causal mask hides the future."""
+        mask = causal_mask(tgt_in.size(1), tgt_in.device)
+        x = self.dropout(self.positions(self.tgt_embed(tgt_in) * self.scale))
+        for layer in self.decoder_layers:
+            x = layer(x, memory, mask, memory_mask)
+        return self.out(self.decoder_norm(x))
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, teacher_forcing: float = 1.0) -> Tensor:
+        """Logits (B, T, V), every position in parallel: the decoder always reads the true previous tokens."""
+        if teacher_forcing != 1.0:
+            raise ValueError("The Transformer trains all positions in one pass on the true previous tokens: "
+                             "teacher forcing is built in, so the ratio must be 1.")
+        return self.decode(tgt_in, *self.encode(src, src_lengths))
+
+    def start(self, src: Tensor, src_lengths: Tensor) -> State:
+        memory, mask = self.encode(src, src_lengths)
+        return {"memory": memory, "mask": mask, "prefix": src.new_zeros(src.size(0), 0)}
+
+    def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        """Logits for the token after `tokens`; the whole prefix is decoded again (no cache: outputs are short)."""
+        prefix = torch.cat([state["prefix"], tokens[:, None]], dim=1)  # (B, t)
+        return self.decode(prefix, state["memory"], state["mask"])[:, -1], {**state, "prefix": prefix}
+
+
+class TransformerClassifier(nn.Module):
+    """Encoder-only: word embeddings plus learned positions, pre-LN encoder layers, mean- and max-pooling
+    over the real tokens, a linear layer."""
+
+    def __init__(self, vocab_size: int, d_model: int, n_heads: int, n_layers: int, d_ff: int, max_len: int,
+                 dropout: float = 0.1, num_classes: int = 2):
+        super().__init__()
+        self.scale = math.sqrt(d_model)
+        self.embedding = embedding(vocab_size, d_model)
+        self.positions = PositionalEncoding("learned", max_len, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(EncoderLayer(d_model, n_heads, d_ff, dropout, True, attention_dropout=0.0)
+                                    for _ in range(n_layers))  # no attention dropout: see Transformer
+        self.norm = nn.LayerNorm(d_model)
+        self.out = nn.Linear(2 * d_model, num_classes)
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """Logits (B, classes) for padded word ids (B, T)."""
+        mask = padding_mask(lengths.to(ids.device), ids.size(1))  # (B, 1, 1, T)
+        x = self.dropout(self.positions(self.embedding(ids) * self.scale))
+        for layer in self.layers:
+            x = layer(x, mask)
+        x = self.norm(x)  # (B, T, d_model)
+        real = mask[:, 0, 0, :, None]  # (B, T, 1)
+        mean = (x * real).sum(1) / real.sum(1)
+        top = x.masked_fill(~real, float("-inf")).amax(1)
+        return self.out(self.dropout(torch.cat([mean, top], dim=-1)))
+
+
+def head_and_tail(ids: list[int], max_len: int) -> list[int]:
+    """The first and last max_len/2 tokens of a long review: verdicts come at the start or the end.
+
+    >>> head_and_tail([1, 2, 3, 4, 5, 6], 4)
+    [1, 2, 5, 6]
+    """
+    if len(ids) <= max_len:
+        return ids
+    return ids[: max_len // 2] + ids[len(ids) - (max_len - max_len // 2):]
+
+
+class LengthBuckets(Sampler[list[int]]):
+    """Batches of indices of similar length, in random order each epoch: little padding, still shuffled."""
+
+    def __init__(self, lengths: list[int], batch_size: int, shuffle: bool, seed: int = 0):
+        self.lengths, self.batch_size, self.shuffle, self.seed, self.epoch = lengths, batch_size, shuffle, seed, 0
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        index = list(range(len(self.lengths)))
+        if self.shuffle:
+            rng = random.Random(self.seed + self.epoch)
+            self.epoch += 1
+            rng.shuffle(index)
+        # Sort within windows of 50 batches, cut into batches, then shuffle the batches.
+        window = 50 * self.batch_size
+        index = [i for s in range(0, len(index), window)
+                 for i in sorted(index[s:s + window], key=self.lengths.__getitem__)]
+        batches = [index[i:i + self.batch_size] for i in range(0, len(index), self.batch_size)]
+        if self.shuffle:
+            rng.shuffle(batches)
+        return iter(batches)
+
+
+def collate(examples: list[tuple[list[int], int]]) -> tuple[dict[str, Tensor], Tensor]:
+    """Pad a batch of (ids, label) to its longest review: ({'ids', 'lengths'}, labels), as training.fit expects."""
+    ids = pad_sequence([torch.tensor(x) for x, _ in examples], batch_first=True, padding_value=0)
+    lengths = torch.tensor([len(x) for x, _ in examples])
+    return {"ids": ids, "lengths": lengths}, torch.tensor([y for _, y in examples])
+
+
+@dataclass
+class TrainedClassifier:
+    """A trained IMDB classifier with its vocabulary, history and cost."""
+
+    model: TransformerClassifier
+    vocab: Vocab
+    max_len: int
+    history: list[dict[str, float]]
+    train_seconds: float
+
+    def batches(self, texts: list[str], labels: list[int] | None = None, batch_size: int = 128) -> DataLoader:
+        """Batches in the order of `texts` (labels 0 when not given)."""
+        encoded = encode_reviews(texts, self.vocab, self.max_len)
+        labels = list(labels) if labels is not None else [0] * len(texts)
+        return DataLoader(list(zip(encoded, labels)), batch_size=batch_size, collate_fn=collate)
+
+    def accuracy(self, ds: Dataset) -> float:
+        """Accuracy on a split with text and label columns."""
+        batches = self.batches(list(ds["text"]), list(ds["label"]))
+        return training.evaluate(self.model, batches, next(self.model.parameters()).device)["accuracy"]
+
+
+def encode_reviews(texts: list[str], vocab: Vocab, max_len: int) -> list[list[int]]:
+    """Clean, word-tokenize and look up each review, keeping its first and last max_len/2 words."""
+    if isinstance(texts, str):
+        raise TypeError("encode_reviews takes a list of reviews: wrap the single one in a list.")
+    return [head_and_tail(vocab.encode(word_tokenize(clean_text(t))), max_len) or [1] for t in texts]
+
+
+def train_classifier(train: Dataset, val: Dataset, profile: Profile, progress: bool = True) -> TrainedClassifier:
+    """Build the vocabulary on train, fit the encoder classifier, keep the epoch best on validation."""
+    start = time.perf_counter()
+    tokens = [word_tokenize(clean_text(t)) for t in train["text"]]
+    vocab = Vocab.build(tokens, min_freq=2, max_size=profile.vocab_size)
+    encoded = [head_and_tail(vocab.encode(t), profile.max_len) or [1] for t in tokens]
+    train_batches = DataLoader(list(zip(encoded, train["label"])), collate_fn=collate,
+                               batch_sampler=LengthBuckets([len(e) for e in encoded], profile.batch_size, True))
+    val_encoded = encode_reviews(list(val["text"]), vocab, profile.max_len)
+    val_batches = DataLoader(list(zip(val_encoded, val["label"])), collate_fn=collate,
+                             batch_sampler=LengthBuckets([len(e) for e in val_encoded], 128, False))
+    model = TransformerClassifier(len(vocab), profile.transformer_dim, profile.transformer_heads,
+                                  profile.transformer_layers, 4 * profile.transformer_dim, profile.max_len)
+    history = training.fit(model, train_batches, val_batches, epochs=profile.transformer_epochs, lr=1e-3,
+                           weight_decay=0.01, clip_norm=1.0, device=get_device(), progress=progress)
+    return TrainedClassifier(model, vocab, profile.max_len, history, time.perf_counter() - start)
+
+
+@bench.register("transformer_encoder", "Transformer encoder from scratch (pre-LN), mean+max pooling, "
+                "first+last words of each review")
+def _bench_transformer_encoder(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
+    trained = train_classifier(train, val, profile)
+    best = max(trained.history, key=lambda row: row["val_accuracy"])
+    return {"test_accuracy": trained.accuracy(test), "val_accuracy": best["val_accuracy"],
+            "train_seconds": trained.train_seconds,
+            "params": {"epochs_run": len(trained.history), "best_epoch": best["epoch"], "vocab": len(trained.vocab),
+                       "parameters": sum(p.numel() for p in trained.model.parameters())}}

@@ -1,0 +1,120 @@
+import doctest
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers import attention
+
+
+def test_doctests():
+    assert doctest.testmod(attention).failed == 0
+
+
+def _qkv(seed=0, batch=2, heads=3, t=5, s=7, d=8):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(batch, heads, t, d, generator=g), torch.randn(batch, heads, s, d, generator=g),
+            torch.randn(batch, heads, s, d, generator=g))
+
+
+def test_scaled_dot_product_attention_equals_pytorch_with_a_padding_mask():
+    q, k, v = _qkv()
+    mask = attention.padding_mask(torch.tensor([7, 3]), 7)
+    out, weights = attention.scaled_dot_product_attention(q, k, v, mask)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+    assert weights[1, :, :, 3:].abs().max() == 0, "padded keys get no weight"
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 3, 5))
+
+
+def test_scaled_dot_product_attention_equals_pytorch_with_a_causal_mask():
+    x = _qkv(1, s=6, t=6)[0]
+    causal = attention.causal_mask(6)
+    out, weights = attention.scaled_dot_product_attention(x, x, x, causal)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(x, x, x, is_causal=True))
+    assert torch.equal(weights > 0, causal.expand_as(weights)), "no position looks ahead"
+    both = causal & attention.padding_mask(torch.tensor([6, 4]), 6)
+    torch.testing.assert_close(attention.scaled_dot_product_attention(x, x, x, both)[0],
+                               F.scaled_dot_product_attention(x, x, x, attn_mask=both))
+
+
+def test_scaling_keeps_scores_at_unit_variance():
+    q, k, _ = _qkv(2, batch=64, heads=4, t=32, s=32, d=256)
+    scores = q @ k.transpose(-2, -1)
+    assert 12 < scores.std() < 20  # about sqrt(256) = 16 before scaling
+    assert 0.8 < (scores / 16).std() < 1.2
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_multi_head_attention_equals_nn_multiheadattention_with_copied_weights(need_weights):
+    torch.manual_seed(0)
+    theirs = nn.MultiheadAttention(16, 4, batch_first=True)
+    mine = attention.MultiHeadAttention(16, 4)
+    mine.load_state_dict(theirs.state_dict())
+    query, memory = torch.randn(2, 5, 16), torch.randn(2, 7, 16)
+    mask = attention.padding_mask(torch.tensor([7, 2]), 7)
+    # PyTorch's key_padding_mask marks what to ignore (True = padding); ours marks what may be seen.
+    expected, expected_weights = theirs(query, memory, memory, key_padding_mask=~mask[:, 0, 0])
+    out, weights = mine(query, memory, memory, mask, need_weights=need_weights)
+    torch.testing.assert_close(out, expected)
+    if need_weights:
+        torch.testing.assert_close(weights.mean(1), expected_weights)  # PyTorch averages over heads
+    else:
+        assert weights is None
+
+
+def test_multi_head_attention_rejects_heads_that_do_not_divide_the_width():
+    with pytest.raises(ValueError, match="divisible"):
+        attention.MultiHeadAttention(10, 4)
+
+
+def test_self_attention_without_positions_cannot_tell_order():
+    torch.manual_seed(0)
+    mha = attention.MultiHeadAttention(8, 2)
+    x = torch.randn(1, 5, 8)
+    order = torch.tensor([3, 0, 4, 1, 2])
+    shuffled = mha(x[:, order], x[:, order], x[:, order])[0]
+    torch.testing.assert_close(shuffled, mha(x, x, x)[0][:, order])  # permuted in, permuted out
+    pe = attention.PositionalEncoding("sinusoidal", 5, 8)
+    with_positions = mha(pe(x[:, order]), pe(x[:, order]), pe(x[:, order]))[0]
+    assert not torch.allclose(with_positions, mha(pe(x), pe(x), pe(x))[0][:, order], atol=1e-3)
+
+
+def test_sinusoidal_positions_are_distinct_and_bounded():
+    table = attention.sinusoidal_positions(128, 32)
+    assert table.shape == (128, 32) and table.abs().max() <= 1
+    distances = torch.cdist(table, table) + torch.eye(128) * 10
+    assert distances.min() > 0.1
+    # Same offset, same dot product wherever it starts: attention can learn relative positions.
+    torch.testing.assert_close(table[10] @ table[13], table[50] @ table[53])
+
+
+def test_positional_encoding_kinds_and_lengths():
+    x = torch.zeros(2, 4, 6)
+    assert torch.equal(attention.PositionalEncoding("none", 8, 6)(x), x)
+    learned = attention.PositionalEncoding("learned", 8, 6)
+    assert learned(x).requires_grad and sum(p.numel() for p in learned.parameters()) == 48
+    with pytest.raises(ValueError, match="longer"):
+        learned(torch.zeros(1, 9, 6))
+    with pytest.raises(ValueError, match="sinusoidal, learned or none"):
+        attention.PositionalEncoding("rotary", 8, 6)
+
+
+def test_additive_and_multiplicative_attention_weigh_only_real_positions():
+    torch.manual_seed(0)
+    keys, mask = torch.randn(2, 6, 10), attention.padding_mask(torch.tensor([6, 2]), 6)[:, 0, 0]
+    for module in (attention.AdditiveAttention(4, 10, 8), attention.MultiplicativeAttention(4, 10)):
+        context, weights = module(torch.randn(2, 4), module.project_keys(keys), keys, mask)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(2))
+        assert weights[1, 2:].abs().max() == 0
+        torch.testing.assert_close(context, (weights[:, :, None] * keys).sum(1))
+
+
+def test_attention_cost_sees_the_score_matrix_only_where_it_is_stored():
+    # 4 heads x 1024 x 1024 float32 scores are 16 MiB; the fused kernel keeps no such matrix.
+    scratch = attention.attention_cost(1024, "from scratch", repeats=1)
+    fused = attention.attention_cost(1024, "PyTorch SDPA", repeats=1)
+    assert scratch["peak_bytes"] >= 16 * 2**20 > 2 * fused["peak_bytes"]
+    assert scratch["seconds"] > 0 and fused["seconds"] > 0 and scratch["n"] == 1024
+    with pytest.raises(ValueError, match="Unknown implementation"):
+        attention.attention_cost(8, "flash")
