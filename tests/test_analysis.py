@@ -3,7 +3,6 @@ import doctest
 import numpy as np
 import pytest
 import torch
-from sklearn.linear_model import LogisticRegression
 
 from helpers import analysis, sentiment, viz
 

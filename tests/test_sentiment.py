@@ -2,7 +2,6 @@ import signal
 
 import numpy as np
 import pytest
-import torch
 
 from helpers.sentiment import Prediction, SentimentPredictor
 from tiny import kill_a_save, tiny_finetuned
