@@ -164,7 +164,7 @@ PROFILES: dict[str, Profile] = {
         pipeline_n_train=1_000, pipeline_max_len=128, pipeline_n_eval=2_000, pipeline_n_shown=1_000,
         ablation_n_train=128, ablation_max_len=48,
         # 09
-        deploy_n_train=200, deploy_n_test=300, deploy_n_latency=40, deploy_compile=True,
+        deploy_n_train=1_000, deploy_n_test=300, deploy_n_latency=40, deploy_compile=True,
     ),
     "full": Profile(
         name="full",

@@ -112,6 +112,7 @@ def _quiet_export() -> Iterator[None]:
             warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
             warnings.filterwarnings("ignore", message="Exporting aten::index operator of advanced indexing")
+            warnings.filterwarnings("ignore", message="The feature will be removed. Please remove usage of this")
             yield
     finally:
         registration.setLevel(level)
