@@ -157,7 +157,7 @@ PROFILES: dict[str, Profile] = {
         finetune_n_test=600, finetune_max_len=64, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
         bench_finetune_n_test=5_000, bench_finetune_max_len=256,
         # 07
-        attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=400, long_max_len=128,
+        attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=2_000, long_max_len=128,
         long_n_eval=200, long_read_len=1_024,
         # 08
         pipeline_n_train=1_000, pipeline_max_len=128, pipeline_n_eval=2_000, pipeline_n_shown=1_000,
