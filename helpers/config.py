@@ -160,7 +160,7 @@ PROFILES: dict[str, Profile] = {
         attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=2_000, long_max_len=128,
         long_n_eval=200, long_read_len=1_024,
         # 08
-        pipeline_n_train=1_000, pipeline_max_len=128, pipeline_n_eval=2_000, pipeline_n_shown=1_000,
+        pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, pipeline_n_shown=1_000,
         ablation_n_train=128, ablation_max_len=48,
         # 09
         deploy_n_train=200, deploy_n_test=300, deploy_n_latency=40,
