@@ -303,7 +303,7 @@ def timed(build: Callable[[], object]) -> tuple[object, float]:
 
 def variants(classifier, folder: str | os.PathLike, threads: int | None = 1,
              compile: bool = True) -> list[Variant]:
-    """Every variant of a fine-tuned classifier (`compile=False`: all but torch compile); ONNX files in `folder`."""
+    """The seven variants of a fine-tuned classifier (six with `compile=False`); ONNX files go in `folder`."""
     model = classifier.model.cpu().eval()
     folder, encoder = Path(folder), classifier.model.encoder.config
     torch_int8, torch_s = timed(lambda: quantize_dynamic(model))
@@ -387,8 +387,8 @@ def model_to_deploy(train, val, test, profile: config.Profile, seed: int = 0, pr
     return transformer, test.select(range(min(profile.deploy_n_test, len(test))))
 
 
-COLUMNS = ("variant", "size_bytes", "build_seconds", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "test_accuracy",
-           "throughput_ratio_vs_eager", "accuracy_delta_points")
+COLUMNS = ("variant", "size_bytes", "build_seconds", "latency_p50_ms", "latency_p95_ms", "throughput_per_s",
+           "test_accuracy", "throughput_ratio_vs_eager", "accuracy_delta_points")
 
 
 @bench.register("deploy", "the pipeline's fine-tuned MiniLM (chapter 08), seven ways to run it, one thread",
