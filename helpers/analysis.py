@@ -128,6 +128,8 @@ def accuracy_by_length(lengths: Sequence[int], labels: Sequence[int], p_positive
                        edges: Sequence[int]) -> pd.DataFrame:
     """Accuracy in length buckets [edges[i], edges[i+1]): reviews, accuracy, and the share of all reviews.
 
+    The last edge may be `float("inf")`: that bucket is labelled "low+".
+
     >>> accuracy_by_length([10, 20, 300], [1, 0, 1], [0.9, 0.8, 0.7], [0, 100, 1000])["accuracy"].tolist()
     [0.5, 1.0]
     """
@@ -136,7 +138,8 @@ def accuracy_by_length(lengths: Sequence[int], labels: Sequence[int], p_positive
     rows = []
     for low, high in zip(edges[:-1], edges[1:]):
         inside = (lengths >= low) & (lengths < high)
-        rows.append({"tokens": f"{low}-{high - 1}", "reviews": int(inside.sum()),
+        label = f"{low}+" if high == float("inf") else f"{low}-{high - 1}"
+        rows.append({"tokens": label, "reviews": int(inside.sum()),
                      "accuracy": correct[inside].mean() if inside.any() else np.nan})
     table = pd.DataFrame(rows)
     table["share"] = table["reviews"] / len(lengths)
@@ -201,7 +204,7 @@ def preprocessing_report(train_texts: Sequence[str], test_texts: Sequence[str]) 
         ("test reviews also in train, exactly", in_train_exact, n_test),
         ("test reviews also in train, nearly", in_train_near, n_test),
     ]
-    return pd.DataFrame([{"what": w, "reviews": c, "share": c / max(n, 1)} for w, c, n in rows])
+    return pd.DataFrame([{"what": w, "reviews": c, "share (%)": round(100 * c / max(n, 1), 2)} for w, c, n in rows])
 
 
 def deduplicate(texts: Sequence[str]) -> list[int]:

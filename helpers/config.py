@@ -152,15 +152,15 @@ PROFILES: dict[str, Profile] = {
         transformer_n_train=3_000, transformer_n_test=1_000, stability_layers=6, stability_steps=150,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096),
         # 06
-        pretrain_sizes=(32, 96, 288), pretrain_max_len=48, pretrain_epochs=1, lm_reviews=1_000,
-        pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=160, finetune_n_val=200,
-        finetune_n_test=600, finetune_max_len=96, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
+        pretrain_sizes=(48, 160, 480), pretrain_max_len=48, pretrain_epochs=2, lm_reviews=1_000,
+        pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=960, finetune_n_val=200,
+        finetune_n_test=600, finetune_max_len=64, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
         bench_finetune_n_test=5_000, bench_finetune_max_len=256,
         # 07
-        attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=400, long_max_len=128,
+        attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=2_000, long_max_len=128,
         long_n_eval=200, long_read_len=1_024,
         # 08
-        pipeline_n_train=1_000, pipeline_max_len=128, pipeline_n_eval=2_000, pipeline_n_shown=1_000,
+        pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, pipeline_n_shown=1_000,
         ablation_n_train=128, ablation_max_len=48,
         # 09
         deploy_n_train=200, deploy_n_test=300, deploy_n_latency=40,

@@ -96,7 +96,7 @@ class LongEncoder(nn.Module):
         input_ids = F.pad(input_ids, (0, pad), value=self.config.pad_token_id)  # (B, T + pad)
         attention_mask = F.pad(attention_mask, (0, pad))
         global_attention = torch.zeros_like(attention_mask)
-        global_attention[:, 0] = 1  # [CLS]: the vector the classifier reads sees the whole review
+        global_attention[:, 0] = 1  # [CLS] sees every token and every token sees it: a path across windows
         positions = torch.arange(T + pad, device=input_ids.device) % self.config.max_position_embeddings
         out = self.longformer(input_ids=input_ids, attention_mask=attention_mask,
                               global_attention_mask=global_attention,

@@ -58,14 +58,19 @@ def test_accuracy_where_and_by_length_count_each_group():
                                                                  "all reviews": 0.75}
     by_length = analysis.accuracy_by_length([3, 50, 700], [1, 1, 0], [0.9, 0.1, 0.2], [0, 100, 1_000])
     assert by_length["reviews"].tolist() == [2, 1] and by_length["share"].sum() == pytest.approx(1.0)
+    open_ended = analysis.accuracy_by_length([3, 50, 700], [1, 1, 0], [0.9, 0.1, 0.2], [0, 100, float("inf")])
+    assert open_ended["tokens"].tolist() == ["0-99", "100+"] and open_ended["reviews"].tolist() == [2, 1]
 
 
 def test_preprocessing_report_counts_html_duplicates_and_overlap():
     train = ["Great film!<br /><br />Loved it.", "great film! loved it.", "Dull.  Very dull.", "Dull. Very dull.",
              "Dull. Very dull.", "Fine."]
     test = ["Fine.", "fine", "Something new."]
-    report = analysis.preprocessing_report(train, test).set_index("what")["reviews"]
+    table = analysis.preprocessing_report(train, test).set_index("what")
+    report = table["reviews"]
     assert report["train reviews with HTML tags"] == 1
+    assert table.loc["train reviews with HTML tags", "share (%)"] == pytest.approx(100 / 6, abs=0.01)
+    assert table.loc["test reviews also in train, exactly", "share (%)"] == pytest.approx(100 / 3, abs=0.01)
     assert report["train reviews with messy whitespace"] == 1
     assert report["exact duplicates within train (extra copies)"] == 1  # "Dull. Very dull." twice more than once
     assert report["near duplicates within train (extra copies)"] == 2  # the HTML copy, the double space

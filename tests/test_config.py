@@ -70,3 +70,14 @@ def test_chapter_03_sizes_are_positive_and_grow():
         assert 0 < getattr(smoke, field) <= getattr(cpu, field) <= getattr(full, field), field
     for field in ("compare_n_train", "lm_n_train"):  # None means every training review
         assert getattr(smoke, field) < (getattr(cpu, field) or float("inf")), field
+
+
+def test_chapter_06_07_cpu_classifiers_take_dozens_of_steps():
+    """A cpu run whose fine-tuning is 10 optimizer steps stays near chance (06's first run did): 50 or more."""
+    from helpers.finetune import FinetuneConfig
+
+    cpu, batch = config.PROFILES["cpu"], FinetuneConfig().batch_size  # 06 and 07 use the default batch of 16
+    steps = {"06 comparisons": cpu.finetune_n_train * cpu.finetune_epochs // batch,
+             "06 largest curve point": max(cpu.pretrain_sizes) * cpu.pretrain_epochs // batch,
+             "07 truncation classifier": cpu.long_n_train * cpu.finetune_epochs // batch}
+    assert min(steps.values()) >= 50, steps
