@@ -6,7 +6,7 @@ import pytest
 import torch
 from tiny import tiny_finetuned
 
-from helpers import deploy, finetune
+from helpers import config, data, deploy, ensemble, finetune
 from helpers.sentiment import SentimentPredictor
 
 REVIEWS = ["A joy from start to finish.", "Two hours I will never get back, and the popcorn was stale too.",
@@ -124,3 +124,93 @@ def test_latencies_are_timed_for_every_model_on_every_input(exported):
     ms = deploy.latencies_ms([classifier.model, Counting()], inputs, warmup=1)
     assert ms.shape == (2, len(REVIEWS)) and (ms > 0).all()
     assert len(calls) == 1 + len(REVIEWS)  # the warm-up, then each input once
+
+
+@pytest.fixture(scope="module")
+def fused(exported, tmp_path_factory):
+    """The tiny classifier's legacy export, fused by onnxruntime's transformer optimizer, and its int8 version."""
+    classifier = exported[0]
+    folder = tmp_path_factory.mktemp("fused")
+    encoder = classifier.model.encoder.config
+    legacy = deploy.export_onnx_legacy(classifier.model, folder / "legacy.onnx")
+    fp32 = deploy.fuse_attention(legacy, folder / "fused.onnx", encoder.num_attention_heads, encoder.hidden_size)
+    return legacy, fp32, deploy.quantize_onnx(fp32, folder / "fused-int8.onnx")
+
+
+def test_the_optimizer_fuses_one_attention_per_layer(exported, fused):
+    classifier, _, _ = exported
+    legacy, fp32, int8 = fused
+    layers = classifier.model.encoder.config.num_hidden_layers
+    assert deploy.operator_counts(legacy)["Softmax"] == layers  # attention written out before fusion
+    assert deploy.operator_counts(fp32)["Attention"] == layers
+    assert deploy.operator_counts(fp32)["Softmax"] == 0
+    assert deploy.operator_counts(int8)["QAttention"] == layers  # int8 projections inside the fused attention
+    assert classifier.model.encoder.config._attn_implementation == "eager"  # tiny's own; the copy is changed
+
+
+def test_the_legacy_export_leaves_the_models_attention_alone(tmp_path):
+    classifier = tiny_finetuned()
+    classifier.model.encoder.set_attn_implementation("sdpa")
+    deploy.export_onnx_legacy(classifier.model, tmp_path / "legacy.onnx")
+    assert classifier.model.encoder.config._attn_implementation == "sdpa"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["legacy.onnx"]  # one file, nothing staged left
+
+
+def test_the_fused_graphs_give_eagers_logits_for_any_batch_and_length(exported, fused):
+    classifier = exported[0]
+    _, fp32, int8 = fused
+    for texts in (REVIEWS[:1], REVIEWS * 3):  # batch 1 and 12, lengths other than the trace's, padding
+        inputs = _batch(classifier, texts)
+        with torch.no_grad():
+            expected = classifier.model(**inputs)
+        torch.testing.assert_close(deploy.OnnxModel(fp32, threads=1)(**inputs), expected, atol=1e-4, rtol=1e-4)
+        # int8 rounds every projection of this random 32-wide model; its logits stay near, not equal
+        got = deploy.OnnxModel(int8, threads=1)(**inputs)
+        assert (got - expected).abs().max() < 0.25 * expected.abs().max() + 0.5
+
+
+def test_fusing_the_dynamo_export_finds_no_attention_and_says_what_to_do(exported, tmp_path):
+    classifier, fp32, _ = exported
+    encoder = classifier.model.encoder.config
+    with pytest.raises(ValueError, match="export_onnx_legacy"):
+        deploy.fuse_attention(fp32, tmp_path / "fused.onnx", encoder.num_attention_heads, encoder.hidden_size)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_compiled_model_gives_eagers_logits_without_compiling_again(exported):
+    # aot_eager runs torch.compile's whole front end (capture, guards, dynamic shapes) without generating C++,
+    # so the test takes seconds; the benchmark and chapter 09 measure the inductor backend.
+    classifier = exported[0]
+    torch._dynamo.reset()
+    compiled, seconds = deploy.compile_model(classifier.model, backend="aot_eager")
+    assert seconds > 0
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    # other batch sizes and lengths than the examples; made outside inference mode, as `compare` makes them
+    texts = (REVIEWS[:1], REVIEWS[:3], REVIEWS * 3, REVIEWS[2:3], [REVIEWS[0]] * 2)  # padded or not
+    for inputs in [_batch(classifier, t) for t in texts]:
+        with torch.inference_mode():
+            torch.testing.assert_close(compiled(**inputs), classifier.model(**inputs), atol=1e-5, rtol=1e-5)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs  # no shape compiled anew
+
+
+def test_model_to_deploy_is_chapter_08s_model_and_its_test_reviews(monkeypatch):
+    runs = []
+
+    def train_classifier(train, val, config, model_name=None, cache_dir=None, **kwargs):
+        runs.append((finetune.cache_key(profile.model_name, config, train, val), cache_dir, len(train)))
+        return tiny_finetuned()
+
+    monkeypatch.setattr(finetune, "train_classifier", train_classifier)
+    profile = dataclasses.replace(config.get_profile("smoke"), pipeline_n_train=24, pipeline_n_eval=40,
+                                  deploy_n_train=24, deploy_n_test=8)
+    dsd = data.load_imdb(n_train=profile.n_train, n_test=profile.n_test)
+    train, val = data.train_val_split(dsd["train"], 0.1, seed=0)
+    small_train, val_08, test_08 = ensemble.pipeline_splits(train, val, dsd["test"], profile)  # as chapter 08 does
+    ensemble.train_transformer(small_train, val_08, profile)
+    classifier, test = deploy.model_to_deploy(train, val, dsd["test"], profile, progress=False)
+    assert isinstance(classifier, finetune.FineTuned)
+    assert runs[1] == runs[0]  # the same data, settings and cache: 08's cached model, not a new one
+    assert list(test["text"]) == list(test_08["text"])[:8]
+    smaller = dataclasses.replace(profile, deploy_n_train=12, deploy_n_test=1_000)
+    _, test = deploy.model_to_deploy(train, val, dsd["test"], smaller, progress=False)
+    assert runs[2][0] != runs[0][0] and runs[2][2] == 12 and len(test) == len(test_08)
