@@ -140,7 +140,7 @@ PROFILES: dict[str, Profile] = {
         name="cpu",
         description="A laptop without a GPU: each notebook in 20 minutes or less on 2 cores, results worth reading.",
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
-        embed_dim=100, hidden_dim=128, w2v_epochs=1,
+        embed_dim=100, hidden_dim=128, w2v_epochs=5,
         embedding_reviews=4_000, glove_epochs=20, fasttext_tokens=200_000,
         model_name="sentence-transformers/all-MiniLM-L6-v2", finetune_epochs=1,
         tokenizer_reviews=2_000, tokenizer_vocab_size=8_000,
