@@ -118,6 +118,19 @@ def _quiet_export() -> Iterator[None]:
         registration.setLevel(level)
 
 
+@contextlib.contextmanager
+def _staged(path: Path) -> Iterator[Path]:
+    """Where to write `path` first: a temporary folder beside it, whose files move beside `path` on success.
+
+    So a failed export leaves nothing behind, and a graph and its weights file (`.data`) move as a pair.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        yield Path(tmp) / path.name
+        for file in Path(tmp).iterdir():
+            os.replace(file, path.parent / file.name)
+
+
 def export_onnx(model: nn.Module, path: str | os.PathLike, max_tokens: int = 512) -> Path:
     """Export `model` (input_ids, attention_mask -> logits) to ONNX at `path`, any batch size and length.
 
@@ -125,15 +138,11 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, max_tokens: int = 512
     Written to a temporary folder first and moved into place, so a failed export leaves nothing behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     batch, tokens = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("tokens", min=2, max=max_tokens)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp, _quiet_export():
-        staged = Path(tmp) / path.name
+    with _staged(path) as staged, _quiet_export():
         torch.onnx.export(copy.deepcopy(model).cpu().eval(), example_inputs(), staged, dynamo=True,
                           input_names=list(INPUTS), output_names=["logits"],
                           dynamic_shapes=({0: batch, 1: tokens}, {0: batch, 1: tokens}), verbose=False)
-        for file in Path(tmp).iterdir():  # the graph and its .data file
-            os.replace(file, path.parent / file.name)
     return path
 
 
@@ -145,16 +154,13 @@ def export_onnx_legacy(model: nn.Module, path: str | os.PathLike) -> Path:
     PyTorch's fused SDPA, or the dynamo exporter's graph, gives it nothing it recognizes.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     eager = copy.deepcopy(model).cpu().eval()
     eager.encoder.set_attn_implementation("eager")
     dims = {0: "batch", 1: "tokens"}
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp, _quiet_export():
-        staged = Path(tmp) / path.name
+    with _staged(path) as staged, _quiet_export():
         torch.onnx.export(eager, example_inputs(), staged, dynamo=False, input_names=list(INPUTS),
                           output_names=["logits"], opset_version=17,
                           dynamic_axes={"input_ids": dims, "attention_mask": dims, "logits": {0: "batch"}})
-        os.replace(staged, path)
     return path
 
 
@@ -181,10 +187,8 @@ def fuse_attention(source: str | os.PathLike, target: str | os.PathLike, num_hea
         raise ValueError(f"onnxruntime fused no attention in {source}: export the model with "
                          "deploy.export_onnx_legacy (eager attention, the legacy exporter).")
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        optimized.save_model_to_file(str(Path(tmp) / target.name))
-        os.replace(Path(tmp) / target.name, target)
+    with _staged(target) as staged:
+        optimized.save_model_to_file(str(staged))
     return target
 
 
