@@ -148,7 +148,7 @@ PROFILES: dict[str, Profile] = {
         nbow_epochs=3, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=300_000,
         bilstm_epochs=2, sgns_epochs=1, compare_n_train=2_500, compare_epochs=2,
         lm_n_train=2_000, lm_n_val=500, lm_vocab_size=10_000, lm_bptt=35, lm_epochs=1,
-        seq2seq_train=8_000, seq2seq_epochs=5, seq2seq_hidden=64, beam_pairs=200,
+        seq2seq_train=8_000, seq2seq_epochs=8, seq2seq_hidden=64, beam_pairs=200,
         transformer_dim=64, transformer_heads=4, transformer_layers=2, transformer_epochs=3,
         transformer_n_train=3_000, transformer_n_test=1_000, stability_layers=6, stability_steps=150,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096),
