@@ -204,7 +204,8 @@ def preprocessing_report(train_texts: Sequence[str], test_texts: Sequence[str]) 
         ("test reviews also in train, exactly", in_train_exact, n_test),
         ("test reviews also in train, nearly", in_train_near, n_test),
     ]
-    return pd.DataFrame([{"what": w, "reviews": c, "share (%)": round(100 * c / max(n, 1), 2)} for w, c, n in rows])
+    return pd.DataFrame([{"what": w, "reviews": c, "share (%)": round(100 * c / max(n, 1), 2)}
+                         for w, c, n in rows])
 
 
 def deduplicate(texts: Sequence[str]) -> list[int]:
