@@ -169,7 +169,7 @@ def _cell(field: str, value) -> str:
     if field.endswith("accuracy") or field.endswith("_points"):
         return f"{value:.1%}" if field.endswith("accuracy") else f"{value:+.2f}"
     if field.endswith("seconds"):
-        return f"{value:.0f} s" if value >= 10 else f"{value:.2f} s"
+        return f"{value:,.0f} s" if value >= 10 else f"{value:.2f} s"
     if field.endswith("bytes"):
         return f"{value / 2**20:,.1f} MiB"
     if field.endswith("_ms"):

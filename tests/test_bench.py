@@ -96,6 +96,11 @@ def test_benchmarks_with_their_own_data_get_their_own_table(tmp_path, own_data_b
     assert "| a | 0.50 s | 1.0 MiB | smoke |" in tables and "| b | 1.00 s | 2.0 MiB | smoke |" in tables
 
 
+def test_table_cells_read_like_the_prose():
+    assert [bench._cell("train_seconds", s) for s in (1729.78, 793.3, 2.345)] == ["1,730 s", "793 s", "2.35 s"]
+    assert bench._cell("test_accuracy", 0.9006) == "90.1%" and bench._cell("n_train", 22500) == "22,500"
+
+
 def test_own_data_benchmarks_must_name_their_columns():
     with pytest.raises(ValueError, match="columns"):
         bench.register("nameless", "no columns", imdb=False)
