@@ -60,6 +60,18 @@ def make_optimizers(model: nn.Module, lr: float,
     return optimizers
 
 
+def warmup_then_decay(step: int, total: int, warmup: int) -> float:
+    """The learning rate's factor at optimizer step `step` (from 0): up in a line to 1 over the first `warmup`
+    steps, then down in a line to 0 at step `total`.
+
+    >>> [warmup_then_decay(step, total=10, warmup=2) for step in (0, 1, 2, 6, 9)]
+    [0.5, 1.0, 1.0, 0.5, 0.125]
+    """
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / (total - warmup))
+
+
 def format_history(history: list[dict[str, float]]) -> str:
     """The per-epoch rows as a small text table, printed after the progress bar has closed.
 
@@ -88,10 +100,12 @@ def fit(
     device: torch.device | None = None,
     progress: bool = True,
     desc: str = "training",
+    warmup: float | None = None,
 ) -> list[dict[str, float]]:
     """Train with AdamW; after each epoch measure validation accuracy; restore the best epoch at the end.
 
-    One progress bar for the whole run (the last epoch's metrics beside it); with `progress`, the history
+    The learning rate is constant, or with `warmup` (a fraction of all steps) it rises over those first steps
+    and then decays linearly to 0 at the last one (`warmup_then_decay`). One progress bar for the whole run (the last epoch's metrics beside it); with `progress`, the history
     is printed as a table once the bar has closed. Returns one row per epoch (train loss/accuracy,
     validation loss/accuracy, seconds) for plotting.
     """
@@ -102,6 +116,15 @@ def fit(
     optimizers = make_optimizers(model, lr, weight_decay)
     history, best, best_state = [], -1.0, None
     per_epoch = len(train_batches) if hasattr(train_batches, "__len__") else None
+    schedules = []
+    if warmup is not None:
+        if not 0 <= warmup < 1 or per_epoch is None:
+            raise ValueError(f"warmup is a fraction of the steps, 0 <= warmup < 1, and needs training batches "
+                             f"with a length (a DataLoader); got warmup={warmup!r}.")
+        total = epochs * per_epoch
+        schedules = [torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_then_decay(step, total, max(1, int(warmup * total))))
+            for optimizer in optimizers]
     with tqdm(total=per_epoch and epochs * per_epoch, desc=desc, unit="batch", leave=True,
               disable=not progress) as bar:
         for epoch in range(1, epochs + 1):
@@ -119,6 +142,8 @@ def fit(
                     nn.utils.clip_grad_norm_(trainable, clip_norm)
                 for optimizer in optimizers:
                     optimizer.step()
+                for schedule in schedules:
+                    schedule.step()
                 loss_sum += loss.item() * len(labels)
                 correct += (logits.argmax(-1) == labels).sum().item()
                 count += len(labels)

@@ -33,6 +33,26 @@ def test_fit_learns_and_keeps_the_best_validation_epoch():
     assert training.evaluate(model, val, torch.device("cpu"))["accuracy"] == best
 
 
+def test_warmup_raises_then_decays_the_learning_rate_step_by_step(monkeypatch):
+    seen, make = [], training.make_optimizers
+
+    def recording(model, lr, weight_decay):
+        optimizers = make(model, lr, weight_decay)
+        optimizers[0].register_step_pre_hook(lambda opt, args, kwargs: seen.append(opt.param_groups[0]["lr"]))
+        return optimizers
+
+    monkeypatch.setattr(training, "make_optimizers", recording)
+    train = _batches(160, 0)  # 10 batches, 2 epochs: 20 steps, the first 4 of them warmup
+    training.fit(Linear(), train, _batches(32, 1), epochs=2, lr=0.1, progress=False, warmup=0.2)
+    expected = [0.1 * training.warmup_then_decay(step, 20, 4) for step in range(20)]
+    assert seen == pytest.approx(expected)
+    assert seen[3] == pytest.approx(0.1) and seen[-1] < seen[10] < seen[3] and seen[0] < seen[3]
+    with pytest.raises(ValueError, match="warmup"):
+        training.fit(Linear(), train, _batches(32, 1), epochs=1, progress=False, warmup=1.5)
+    with pytest.raises(ValueError, match="length"):
+        training.fit(Linear(), iter(train), _batches(32, 1), epochs=1, progress=False, warmup=0.1)
+
+
 def test_fit_shows_one_bar_then_the_history(capsys):
     torch.manual_seed(0)
     history = training.fit(Linear(), _batches(64, 0), _batches(32, 1), epochs=3, lr=0.05, desc="toy")

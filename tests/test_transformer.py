@@ -139,6 +139,16 @@ def test_classifier_ignores_padding():
     torch.testing.assert_close(model(**inputs)[:1], model(**alone))
 
 
+def test_pretrained_vectors_start_the_embeddings_at_the_random_start_s_scale():
+    vectors = torch.randn(50, 16) * 3.0  # (V, d_model), rows of another scale
+    table = transformer.embedding(50, 16, vectors).weight.detach()
+    assert torch.equal(table[0], torch.zeros(16)), "<pad> stays zero"
+    torch.testing.assert_close(table[1:] / table[1:].std(), vectors[1:] / vectors[1:].std())
+    assert table[1:].std().item() == pytest.approx(16**-0.5, rel=1e-4)
+    with pytest.raises(ValueError, match=r"\(50, 16\); got \(50, 8\)"):
+        transformer.embedding(50, 16, torch.randn(50, 8))
+
+
 def test_classifier_learns_which_words_are_positive():
     from datasets import Dataset
 
@@ -158,5 +168,13 @@ def test_classifier_learns_which_words_are_positive():
     torch.manual_seed(0)
     trained = transformer.train_classifier(train, val, profile, progress=False)
     assert len(trained.history) == 4 and trained.accuracy(val) > 0.9
+    with pytest.raises(ValueError, match="together"):
+        transformer.train_classifier(train, val, profile, vectors=torch.zeros(len(trained.vocab), 32))
+    # A start from given vectors, with the learning rate warmed up and decayed, learns the same words.
+    vectors = trained.model.embedding.weight.detach()  # (V, d_model): vectors that already know them
+    torch.manual_seed(0)
+    started = transformer.train_classifier(train, val, dataclasses.replace(profile, transformer_epochs=1),
+                                           progress=False, vectors=vectors, vocab=trained.vocab, warmup=0.1)
+    assert started.vocab is trained.vocab and started.accuracy(val) > 0.9
     with pytest.raises(TypeError, match="wrap"):
         transformer.encode_reviews("great movie", trained.vocab, 16)
