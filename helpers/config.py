@@ -156,7 +156,7 @@ PROFILES: dict[str, Profile] = {
         pretrain_sizes=(48, 160, 480), pretrain_max_len=48, pretrain_epochs=2, lm_reviews=1_000,
         pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=960, finetune_n_val=200,
         finetune_n_test=600, finetune_max_len=64, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
-        bench_finetune_n_test=5_000, bench_finetune_max_len=256,
+        bench_finetune_n_test=5_000, bench_finetune_max_len=192,
         # 07
         attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=2_000, long_max_len=128,
         long_n_eval=200, long_read_len=1_024,
