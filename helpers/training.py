@@ -105,9 +105,9 @@ def fit(
     """Train with AdamW; after each epoch measure validation accuracy; restore the best epoch at the end.
 
     The learning rate is constant, or with `warmup` (a fraction of all steps) it rises over those first steps
-    and then decays linearly to 0 at the last one (`warmup_then_decay`). One progress bar for the whole run (the last epoch's metrics beside it); with `progress`, the history
-    is printed as a table once the bar has closed. Returns one row per epoch (train loss/accuracy,
-    validation loss/accuracy, seconds) for plotting.
+    and then decays linearly to 0 at the last one (`warmup_then_decay`). One progress bar for the whole run
+    (the last epoch's metrics beside it); with `progress`, the history is printed as a table once the bar has
+    closed. Returns one row per epoch (train loss/accuracy, validation loss/accuracy, seconds) for plotting.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
