@@ -20,6 +20,7 @@ from helpers.attention import AdditiveAttention, MultiplicativeAttention, paddin
 from helpers.config import Profile, get_device
 from helpers.decoding import greedy_decode
 from helpers.tokenization import Vocab
+from helpers.training import warmup_then_decay
 from helpers.transformer import Transformer
 
 State = dict[str, Tensor]  # everything a decoder carries from step to step, batch first
@@ -360,20 +361,6 @@ def linear_schedule(start: float, end: float, epochs: int) -> Callable[[int], fl
     [1.0, 0.75, 0.5]
     """
     return lambda epoch: start + (end - start) * epoch / max(epochs - 1, 1)
-
-
-def warmup_then_decay(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
-    """The learning-rate factor at each update: linear warmup from 0 to 1, then linear decay to 0 at the end.
-
-    >>> [round(warmup_then_decay(2, 6)(step), 2) for step in range(6)]
-    [0.5, 1.0, 1.0, 0.75, 0.5, 0.25]
-    """
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        return (total_steps - step) / max(total_steps - warmup_steps, 1)
-
-    return factor
 
 
 def train(model: nn.Module, train_pairs: list[tuple[str, str]], val_pairs: list[tuple[str, str]], epochs: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -60,16 +60,18 @@ def make_optimizers(model: nn.Module, lr: float,
     return optimizers
 
 
-def warmup_then_decay(step: int, total: int, warmup: int) -> float:
-    """The learning rate's factor at optimizer step `step` (from 0): up in a line to 1 over the first `warmup`
-    steps, then down in a line to 0 at step `total`.
+def warmup_then_decay(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    """The learning-rate factor at each update: linear warmup from 0 to 1, then linear decay to 0 at the end.
 
-    >>> [warmup_then_decay(step, total=10, warmup=2) for step in (0, 1, 2, 6, 9)]
-    [0.5, 1.0, 1.0, 0.5, 0.125]
+    >>> [round(warmup_then_decay(2, 6)(step), 2) for step in range(6)]
+    [0.5, 1.0, 1.0, 0.75, 0.5, 0.25]
     """
-    if step < warmup:
-        return (step + 1) / warmup
-    return max(0.0, (total - step) / (total - warmup))
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return (total_steps - step) / max(total_steps - warmup_steps, 1)
+
+    return factor
 
 
 def format_history(history: list[dict[str, float]]) -> str:
@@ -122,9 +124,8 @@ def fit(
             raise ValueError(f"warmup is a fraction of the steps, 0 <= warmup < 1, and needs training batches "
                              f"with a length (a DataLoader); got warmup={warmup!r}.")
         total = epochs * per_epoch
-        schedules = [torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_then_decay(step, total, max(1, int(warmup * total))))
-            for optimizer in optimizers]
+        factor = warmup_then_decay(max(1, int(warmup * total)), total)
+        schedules = [torch.optim.lr_scheduler.LambdaLR(optimizer, factor) for optimizer in optimizers]
     with tqdm(total=per_epoch and epochs * per_epoch, desc=desc, unit="batch", leave=True,
               disable=not progress) as bar:
         for epoch in range(1, epochs + 1):

@@ -44,7 +44,7 @@ def test_warmup_raises_then_decays_the_learning_rate_step_by_step(monkeypatch):
     monkeypatch.setattr(training, "make_optimizers", recording)
     train = _batches(160, 0)  # 10 batches, 2 epochs: 20 steps, the first 4 of them warmup
     training.fit(Linear(), train, _batches(32, 1), epochs=2, lr=0.1, progress=False, warmup=0.2)
-    expected = [0.1 * training.warmup_then_decay(step, 20, 4) for step in range(20)]
+    expected = [0.1 * training.warmup_then_decay(4, 20)(step) for step in range(20)]
     assert seen == pytest.approx(expected)
     assert seen[3] == pytest.approx(0.1) and seen[-1] < seen[10] < seen[3] and seen[0] < seen[3]
     with pytest.raises(ValueError, match="warmup"):
