@@ -120,8 +120,10 @@ def confident_mistakes(texts: Sequence[str], labels: Sequence[int], p_positive: 
     wrong = np.flatnonzero((p >= 0.5).astype(int) != labels)
     confidence = np.maximum(p, 1 - p)[wrong]
     picked = wrong[np.argsort(-confidence, kind="stable")[:k]]
+    # Plain ints: a datasets Column (datasets 4) refuses numpy integers as keys.
+    shown = [texts[int(i)] for i in picked]
     return pd.DataFrame({"index": picked, "label": labels[picked], "p_positive": p[picked],
-                         "words": [len(texts[i].split()) for i in picked], "text": [texts[i] for i in picked]})
+                         "words": [len(t.split()) for t in shown], "text": shown})
 
 
 def accuracy_by_length(lengths: Sequence[int], labels: Sequence[int], p_positive: Sequence[float],

@@ -77,3 +77,18 @@ def test_preprocessing_report_counts_html_duplicates_and_overlap():
     assert report["test reviews also in train, exactly"] == 1
     assert report["test reviews also in train, nearly"] == 1
     assert analysis.deduplicate(train) == [0, 2, 5]
+
+
+class StrictColumn(list):
+    """A column that, like datasets 4's `Column`, takes only plain int keys."""
+
+    def __getitem__(self, key):
+        if type(key) is not int:
+            raise TypeError(f"Wrong key type: {key!r} of type {type(key)}")
+        return super().__getitem__(key)
+
+
+def test_confident_mistakes_index_texts_with_plain_ints():
+    texts = StrictColumn(["a fine film", "dull", "bad bad", "superb"])
+    table = analysis.confident_mistakes(texts, [1, 0, 1, 0], [0.3, 0.95, 0.9, 0.6], k=2)
+    assert table["text"].tolist() == ["dull", "a fine film"]
