@@ -12,13 +12,18 @@ PORT ?= 8888
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: install lab test notebooks bench constraints clean
+.PHONY: install lab check test notebooks bench constraints clean
 
-# torch is pinned and installed first so pip takes the CPU wheel on disk instead of pulling several GB of
-# CUDA packages; everything else comes from the package registry, at the versions in constraints.txt.
+# torch is pinned and installed first, from PyTorch's CPU wheel index, so that pip does not pull PyPI's default
+# build with several GB of CUDA libraries. Where that index cannot be reached, pip takes torch from the
+# registries it is configured with: on a plain PyPI setup that is the CUDA build (it runs on a CPU too).
+# Everything else comes from the package registry, at the versions in constraints.txt.
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 $(INSTALLED): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet --retries 1 --timeout 10 --index-url $(TORCH_CPU_INDEX) torch==2.13.0 \
+	  || { echo "PyTorch's CPU index is out of reach: installing torch 2.13.0 from the default registry."; \
+	       $(PY) -m pip install --quiet torch==2.13.0; }
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	@touch $@
 
@@ -27,13 +32,20 @@ install: $(INSTALLED)
 lab: install
 	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --notebook-dir=notebooks
 
-# Unit tests and every notebook top to bottom (nbval), small profile, no network; then every notebook again,
-# solutions included, from a folder outside the repository against a non-editable install, as Colab runs it.
+# The contributor's loop: lint, then the unit tests not marked slow (about a minute on 2 cores).
+check: install
+	$(VENV)/bin/ruff check helpers tests tools
+	$(TEST_ENV) $(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not slow" tests/
+
+# Lint, every unit test, then every notebook top to bottom with each exercise's solution run after it, from a
+# folder outside the repository against a non-editable install, as Colab runs it (small profile, no network).
+# Two workers, one notebook each at a time (--dist loadfile keeps a notebook's cells in one kernel).
 test: install
-	$(TEST_ENV) $(PY) -m pytest -v -p no:cacheprovider tests/ --nbval-lax notebooks/
+	$(VENV)/bin/ruff check helpers tests tools
+	$(TEST_ENV) $(PY) -m pytest -v -p no:cacheprovider -n 2 --dist loadfile tests/
 	@stage=$$(mktemp -d) && trap 'rm -rf "$$stage"' EXIT && $(PY) tools/stage_notebooks.py "$$stage" && \
 	  cd "$$stage/notebooks" && PYTHONPATH="$$stage/site" $(TEST_ENV) $(abspath $(PY)) -m pytest -v \
-	  -p no:cacheprovider --nbval-lax .
+	  -p no:cacheprovider -n 2 --dist loadfile --nbval-lax .
 
 # Execute notebooks in place (default profile) so committed outputs are fresh; only changed ones rerun.
 # tools/tidy_outputs.py then keeps what a terminal would show (one line per progress bar).
