@@ -12,18 +12,22 @@ PORT ?= 8888
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: install lab check test notebooks bench constraints clean
+.PHONY: install lab check test test-colab notebooks bench constraints clean
 
 # torch is pinned and installed first, from PyTorch's CPU wheel index, so that pip does not pull PyPI's default
 # build with several GB of CUDA libraries. Where that index cannot be reached, pip takes torch from the
 # registries it is configured with: on a plain PyPI setup that is the CUDA build (it runs on a CPU too).
 # Everything else comes from the package registry, at the versions in constraints.txt.
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+define install_torch
+$(1) -m pip install --quiet --retries 1 --timeout 10 --index-url $(TORCH_CPU_INDEX) torch==2.13.0 \
+  || { echo "PyTorch's CPU index is out of reach: installing torch 2.13.0 from the default registry."; \
+       $(1) -m pip install --quiet torch==2.13.0; }
+endef
+
 $(INSTALLED): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --retries 1 --timeout 10 --index-url $(TORCH_CPU_INDEX) torch==2.13.0 \
-	  || { echo "PyTorch's CPU index is out of reach: installing torch 2.13.0 from the default registry."; \
-	       $(PY) -m pip install --quiet torch==2.13.0; }
+	$(call install_torch,$(PY))
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	@touch $@
 
@@ -46,6 +50,21 @@ test: install
 	@stage=$$(mktemp -d) && trap 'rm -rf "$$stage"' EXIT && $(PY) tools/stage_notebooks.py "$$stage" && \
 	  cd "$$stage/notebooks" && PYTHONPATH="$$stage/site" $(TEST_ENV) $(abspath $(PY)) -m pytest -v \
 	  -p no:cacheprovider -n 2 --dist loadfile --nbval-lax .
+
+# Every notebook, solutions included, against Colab's own versions of the course's dependencies
+# (colab-constraints.txt), installed first; the course then installs on top as a setup cell does, non-editable,
+# keeping what is there. Offline, smoke profile, from outside the repository.
+COLAB_VENV ?= .venv-colab
+COLAB_PY := $(COLAB_VENV)/bin/python
+test-colab:
+	@test -x $(COLAB_PY) || python3 -m venv $(COLAB_VENV)
+	$(call install_torch,$(COLAB_PY))
+	$(COLAB_PY) -m pip install --quiet -r colab-constraints.txt pytest pytest-xdist nbval setuptools
+	$(COLAB_PY) -m pip install --quiet '.[offline,reference,train,viz,deploy]'
+	$(COLAB_PY) -m pip list 2>/dev/null | grep -iE '^(torch|transformers|datasets|tokenizers|numpy|pandas|ipython) '
+	@stage=$$(mktemp -d) && trap 'rm -rf "$$stage"' EXIT && $(COLAB_PY) tools/stage_notebooks.py "$$stage" && \
+	  cd "$$stage/notebooks" && PYTHONPATH="$$stage/site" $(TEST_ENV) $(abspath $(COLAB_PY)) -m pytest -q \
+	  -p no:cacheprovider -n 2 --dist loadfile --nbval-lax --nbval-current-env .
 
 # Execute notebooks in place (default profile) so committed outputs are fresh; only changed ones rerun.
 # tools/tidy_outputs.py then keeps what a terminal would show (one line per progress bar).
@@ -72,4 +91,4 @@ constraints: install
 	  $(PY) -m pip freeze --exclude pytorch-nlp-course | sed 's/+cpu$$//'; } > constraints.txt.tmp && mv constraints.txt.tmp constraints.txt
 
 clean:
-	rm -rf $(VENV) $(STAMPS) .pytest_cache
+	rm -rf $(VENV) $(COLAB_VENV) $(STAMPS) .pytest_cache
