@@ -95,3 +95,16 @@ def test_explain_prints_each_option_with_its_reason(capsys):
 def test_explanations_must_match_the_options():
     with pytest.raises(ValueError, match="one explanation per option"):
         quiz.Question("?", ("a", "b", "c", "d"), "A", "because", "10_review", explanations=("only one",))
+
+
+def test_doctests():
+    import doctest
+
+    assert doctest.testmod(quiz).failed == 0
+
+
+def test_a_question_file_with_a_bad_answer_letter_is_refused():
+    text = ("{review: {1: {text: Why, options: [a, b, c, d], answer: E, why: b., chapter: 01_tokenization}}, "
+            "course: {}}")
+    with pytest.raises(ValueError, match="answer"):
+        quiz.load_questions(text)
