@@ -1,4 +1,4 @@
-"""Evaluating a sentiment model beyond accuracy: metrics, calibration, error analysis, and the data it learns from."""
+"""A sentiment model beyond accuracy: metrics, calibration, error analysis, and the data it learns from."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ _MESSY_SPACE = re.compile(r"\s{2,}|^\s|\s$")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
-# --- metrics ---------------------------------------------------------------------------------------------------
+# --- metrics --------------------------------------------------------------------------------------
 
 def scores(labels: Sequence[int], p_positive: Sequence[float], threshold: float = 0.5) -> dict[str, float]:
     """Accuracy, F1 (positive class), ROC-AUC and log loss of P(positive) against 0/1 labels.
@@ -43,7 +43,7 @@ def confusion(labels: Sequence[int], p_positive: Sequence[float], threshold: flo
     return pd.DataFrame(matrix, index=[f"true {n}" for n in names], columns=[f"predicted {n}" for n in names])
 
 
-# --- calibration -----------------------------------------------------------------------------------------------
+# --- calibration ----------------------------------------------------------------------------------
 
 def reliability(labels: Sequence[int], p_positive: Sequence[float], n_bins: int = 10) -> pd.DataFrame:
     """Bins of confidence (probability of the predicted class): count, mean confidence, accuracy.
@@ -111,7 +111,7 @@ def plot_reliability(curves: dict[str, tuple[Sequence[int], Sequence[float]]], n
     return ax
 
 
-# --- error analysis --------------------------------------------------------------------------------------------
+# --- error analysis -------------------------------------------------------------------------------
 
 def confident_mistakes(texts: Sequence[str], labels: Sequence[int], p_positive: Sequence[float],
                        k: int = 5) -> pd.DataFrame:
@@ -152,7 +152,8 @@ def accuracy_where(texts: Sequence[str], labels: Sequence[int], p_positive: Sequ
                    patterns: dict[str, str]) -> pd.DataFrame:
     """Accuracy on the reviews that match each regular expression (case-insensitive), beside the rest.
 
-    >>> accuracy_where(["not bad", "great"], [1, 1], [0.2, 0.9], {"negation": r"\\bnot\\b"})["reviews"].tolist()
+    >>> accuracy_where(["not bad", "great"], [1, 1], [0.2, 0.9],
+    ...                {"negation": r"\\bnot\\b"})["reviews"].tolist()
     [1, 2]
     """
     labels = np.asarray(labels)
@@ -166,12 +167,13 @@ def accuracy_where(texts: Sequence[str], labels: Sequence[int], p_positive: Sequ
     return pd.DataFrame(rows)
 
 
-# --- the data --------------------------------------------------------------------------------------------------
+# --- the data -------------------------------------------------------------------------------------
 
 def normalize_for_duplicates(text: str) -> str:
     """The key two near-duplicate reviews share: cleaned, lowercased, punctuation and spacing dropped.
 
-    >>> normalize_for_duplicates("Great  movie!<br /><br />Loved it.") == normalize_for_duplicates("great movie, loved it")
+    >>> (normalize_for_duplicates("Great  movie!<br /><br />Loved it.")
+    ...  == normalize_for_duplicates("great movie, loved it"))
     True
     """
     return _NOT_WORD.sub(" ", clean_text(text)).strip()
@@ -182,7 +184,7 @@ def _digest(text: str) -> bytes:
 
 
 def preprocessing_report(train_texts: Sequence[str], test_texts: Sequence[str]) -> pd.DataFrame:
-    """What cleaning would change, measured: HTML, messy whitespace, duplicates within train, train/test overlap.
+    """What cleaning would change, measured: HTML, messy spacing, duplicates within train, train/test overlap.
 
     Exact duplicates are byte-equal texts; near duplicates share `normalize_for_duplicates` but are not exact.
     """
@@ -200,7 +202,8 @@ def preprocessing_report(train_texts: Sequence[str], test_texts: Sequence[str]) 
     n_train, n_test = len(train_texts), len(test_texts)
     rows = [
         ("train reviews with HTML tags", sum(bool(_HTML_TAG.search(t)) for t in train_texts), n_train),
-        ("train reviews with messy whitespace", sum(bool(_MESSY_SPACE.search(t)) for t in train_texts), n_train),
+        ("train reviews with messy whitespace", sum(bool(_MESSY_SPACE.search(t)) for t in train_texts),
+         n_train),
         ("exact duplicates within train (extra copies)", exact_extra, n_train),
         ("near duplicates within train (extra copies)", near_extra, n_train),
         ("test reviews also in train, exactly", in_train_exact, n_test),
