@@ -95,12 +95,12 @@ class Profile:
     pipeline_n_train: int | None  # reviews the pipeline's transformer is fine-tuned on (None: all of train)
     pipeline_max_len: int  # its tokens per review, head+tail
     pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
-    pipeline_n_shown: int | None  # of those, the first n the notebook scores (None: all; the benchmark scores all)
+    pipeline_n_shown: int | None  # of those, the first n the notebook scores (None: all; the benchmark: all)
     ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
     ablation_max_len: int
     # 09 · deployment
-    deploy_n_train: int | None  # reviews its model is fine-tuned on (08's recipe; 08's own size where affordable)
-    deploy_n_test: int  # test reviews each variant predicts (throughput and accuracy), from the pipeline's test set
+    deploy_n_train: int | None  # reviews its model fine-tunes on (08's recipe; 08's size where affordable)
+    deploy_n_test: int  # test reviews each variant predicts (throughput and accuracy), from 08's test set
     deploy_n_latency: int  # single reviews timed for the latency percentiles
     deploy_compile: bool  # measure torch.compile too (compiling MiniLM takes a minute or more on a CPU)
 
@@ -108,7 +108,8 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
-        description="CI: tiny data, one epoch; every notebook in about 90 s on 2 cores. Numbers are not meaningful.",
+        description="CI: tiny data, one epoch; every notebook in about 90 s on 2 cores. "
+                    "Numbers are not meaningful.",
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
         embedding_reviews=None, glove_epochs=5, fasttext_tokens=20_000,
@@ -123,10 +124,10 @@ PROFILES: dict[str, Profile] = {
         transformer_n_train=240, transformer_n_test=80, stability_layers=2, stability_steps=20,
         attention_cost_lengths=(64, 128, 256),
         # 06
-        pretrain_sizes=(16, 32), pretrain_max_len=32, pretrain_epochs=1, lm_reviews=120, pretrain_vocab_size=600,
-        lm_block_size=32, lm_steps=15, finetune_n_train=32, finetune_n_val=24, finetune_n_test=40, finetune_max_len=32,
-        finetune_lr=1e-4, bench_finetune_n_train=64, bench_finetune_n_val=40, bench_finetune_n_test=80,
-        bench_finetune_max_len=64,
+        pretrain_sizes=(16, 32), pretrain_max_len=32, pretrain_epochs=1, lm_reviews=120,
+        pretrain_vocab_size=600, lm_block_size=32, lm_steps=15, finetune_n_train=32, finetune_n_val=24,
+        finetune_n_test=40, finetune_max_len=32, finetune_lr=1e-4, bench_finetune_n_train=64,
+        bench_finetune_n_val=40, bench_finetune_n_test=80, bench_finetune_max_len=64,
         # 07
         attention_lengths=(256, 512, 1024), xl_steps=25, long_n_train=64, long_max_len=128, long_n_eval=16,
         long_read_len=512,
@@ -138,7 +139,8 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": Profile(
         name="cpu",
-        description="A laptop without a GPU: each notebook in 20 minutes or less on 2 cores, results worth reading.",
+        description="A laptop without a GPU: each notebook in 20 minutes or less on 2 cores, "
+                    "results worth reading.",
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=5,
         embedding_reviews=4_000, glove_epochs=20, fasttext_tokens=200_000,
@@ -154,9 +156,10 @@ PROFILES: dict[str, Profile] = {
         attention_cost_lengths=(256, 512, 1024, 2048, 4096),
         # 06
         pretrain_sizes=(48, 160, 480), pretrain_max_len=48, pretrain_epochs=2, lm_reviews=1_000,
-        pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=960, finetune_n_val=200,
-        finetune_n_test=600, finetune_max_len=64, finetune_lr=1e-4, bench_finetune_n_train=6_000, bench_finetune_n_val=1_000,
-        bench_finetune_n_test=5_000, bench_finetune_max_len=192,
+        pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=960,
+        finetune_n_val=200, finetune_n_test=600, finetune_max_len=64, finetune_lr=1e-4,
+        bench_finetune_n_train=6_000, bench_finetune_n_val=1_000, bench_finetune_n_test=5_000,
+        bench_finetune_max_len=192,
         # 07
         attention_lengths=(512, 1024, 2048, 4096, 8192), xl_steps=200, long_n_train=2_000, long_max_len=128,
         long_n_eval=200, long_read_len=1_024,
@@ -184,9 +187,10 @@ PROFILES: dict[str, Profile] = {
         attention_cost_lengths=(256, 512, 1024, 2048, 4096, 8192),
         # 06
         pretrain_sizes=(100, 300, 1_000, 3_000, 10_000), pretrain_max_len=128, pretrain_epochs=3,
-        lm_reviews=25_000, pretrain_vocab_size=8_000, lm_block_size=128, lm_steps=5_000, finetune_n_train=None,
-        finetune_n_val=None, finetune_n_test=None, finetune_max_len=512, finetune_lr=3e-5, bench_finetune_n_train=None,
-        bench_finetune_n_val=None, bench_finetune_n_test=None, bench_finetune_max_len=512,
+        lm_reviews=25_000, pretrain_vocab_size=8_000, lm_block_size=128, lm_steps=5_000,
+        finetune_n_train=None, finetune_n_val=None, finetune_n_test=None, finetune_max_len=512,
+        finetune_lr=3e-5, bench_finetune_n_train=None, bench_finetune_n_val=None,
+        bench_finetune_n_test=None, bench_finetune_max_len=512,
         # 07
         attention_lengths=(512, 1024, 2048, 4096, 8192, 16384), xl_steps=1_000, long_n_train=10_000,
         long_max_len=512, long_n_eval=2_000, long_read_len=4_096,
@@ -235,7 +239,8 @@ def get_device(prefer: str | None = None) -> torch.device:
         if prefer not in available:
             raise ValueError(f"Unknown device {prefer!r}: choose cuda, mps or cpu.")
         if not available[prefer]:
-            raise RuntimeError(f"Device {prefer!r} is not available on this machine; use get_device() to pick one.")
+            raise RuntimeError(f"Device {prefer!r} is not available on this machine; "
+                               "use get_device() to pick one.")
         return torch.device(prefer)
     return torch.device(next(name for name, ok in available.items() if ok))
 

@@ -62,7 +62,8 @@ def report(seed: int | None = 42) -> dict[str, str]:
         config.seed_everything(seed)
     profile = config.get_profile()
     info = {
-        **{k: v for k, v in versions().items() if k in ("python", "torch", "transformers", "datasets", "tokenizers")},
+        **{k: v for k, v in versions().items()
+           if k in ("python", "torch", "transformers", "datasets", "tokenizers")},
         "device": f"{config.get_device()} ({machine_description()})",
         "profile": f"{profile.name}: {profile.description}",
         "hugging face hub": "reachable" if hub.hub_reachable() else "unreachable (offline fallbacks in use)",
