@@ -1,7 +1,8 @@
-"""A web service around the sentiment predictor: FastAPI, the model loaded once, concurrent requests micro-batched.
+r"""The sentiment predictor as a web service: FastAPI, model loaded once, concurrent requests micro-batched.
 
     python -m helpers.serve --model models/imdb --port 8000
-    curl -s localhost:8000/predict -H 'content-type: application/json' -d '{"texts": ["A joy from start to end."]}'
+    curl -s localhost:8000/predict -H 'content-type: application/json' \
+         -d '{"texts": ["A joy from start to end."]}'
     # {"predictions": [{"label": "positive", "probability": 0.97}]}
 
     GET  /          a page where a person types a review and sees the prediction
@@ -62,7 +63,7 @@ class PredictRequest(BaseModel):
     texts: list[StrictStr]
 
 
-# --- Micro-batching ------------------------------------------------------------------------------------------
+# --- Micro-batching -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -162,7 +163,7 @@ class MicroBatcher:
                 start += len(job.texts)
 
 
-# --- The application -----------------------------------------------------------------------------------------
+# --- The application ------------------------------------------------------------------------------
 
 
 class BodyLimit:
@@ -190,7 +191,8 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
     def _message(self, size: int, prefix: str = "") -> str:
-        return (f"The request body is {prefix}{size:,} bytes; this server accepts at most {self.max_bytes:,}. "
+        return (f"The request body is {prefix}{size:,} bytes; "
+                f"this server accepts at most {self.max_bytes:,}. "
                 "Send fewer or shorter texts per request.")
 
     def _too_large(self, size: int) -> JSONResponse:
@@ -212,7 +214,7 @@ def _describe(error: dict) -> str:
 
 def create_app(predictor, limits: Limits = Limits(), batching: bool = True, max_batch: int = 32,
                max_wait_ms: float = 5.0, description: str = "sentiment predictor") -> FastAPI:
-    """A FastAPI app that answers with `predictor.predict` (a `SentimentPredictor` or anything with that method).
+    """A FastAPI app that serves `predictor.predict` (a `SentimentPredictor` or anything with that method).
 
     The predictor is loaded by the caller, once; the app only uses it.
     """
@@ -255,17 +257,20 @@ def create_app(predictor, limits: Limits = Limits(), batching: bool = True, max_
                                      "request (split the list).")
         for i, text in enumerate(texts):
             if not text.strip():
-                raise HTTPException(422, f"texts.{i} is empty or only whitespace: there is nothing to classify.")
+                raise HTTPException(422, f"texts.{i} is empty or only whitespace: "
+                                         "there is nothing to classify.")
             if len(text) > limits.max_chars:
-                raise HTTPException(422, f"texts.{i} has {len(text):,} characters; at most {limits.max_chars:,} "
-                                         "are accepted (the model reads only the first and last tokens anyway).")
+                raise HTTPException(422, f"texts.{i} has {len(text):,} characters; "
+                                         f"at most {limits.max_chars:,} are accepted "
+                                         "(the model reads only the first and last tokens anyway).")
         predictions = await batcher.submit(texts)
-        return {"predictions": [{"label": p.label, "probability": round(p.probability, 4)} for p in predictions]}
+        return {"predictions": [{"label": p.label, "probability": round(p.probability, 4)}
+                                for p in predictions]}
 
     return app
 
 
-# --- Running it: the command line, a server in a subprocess, a load test --------------------------------------
+# --- Running it: the command line, a server in a subprocess, a load test --------------------------
 
 
 def quantize_int8(predictor: SentimentPredictor) -> SentimentPredictor:
@@ -279,10 +284,12 @@ def quantize_int8(predictor: SentimentPredictor) -> SentimentPredictor:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m helpers.serve", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="a folder saved by SentimentPredictor.save (chapter 08)")
+    parser.add_argument("--model", required=True,
+                        help="a folder saved by SentimentPredictor.save (chapter 08)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--host", default="127.0.0.1", help="127.0.0.1: this machine only (the default)")
-    parser.add_argument("--threads", type=int, help="PyTorch threads for the model (default: PyTorch's choice)")
+    parser.add_argument("--threads", type=int,
+                        help="PyTorch threads for the model (default: PyTorch's choice)")
     parser.add_argument("--int8", action="store_true", help="quantize the Linear layers to int8 at start-up")
     parser.add_argument("--no-batching", dest="batching", action="store_false",
                         help="one model call per request (to measure what micro-batching buys)")
@@ -316,7 +323,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.int8:
         predictor = quantize_int8(predictor)
     threads = torch.get_num_threads()
-    name = f"{Path(args.model).name} ({'int8' if args.int8 else 'fp32'}, {threads} thread{'s' * (threads > 1)})"
+    name = (f"{Path(args.model).name} ({'int8' if args.int8 else 'fp32'}, "
+            f"{threads} thread{'s' * (threads > 1)})")
     app = create_app(predictor, Limits(args.max_texts, args.max_chars, args.max_body_bytes), args.batching,
                      args.max_batch, args.max_wait_ms, description=name)
     print(f"Serving {name} on http://{args.host}:{args.port} (batching {'on' if args.batching else 'off'})",
@@ -332,7 +340,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class Server:
-    """`python -m helpers.serve ...` in a subprocess on 127.0.0.1, ready when /health answers; stopped on exit.
+    """`python -m helpers.serve` in a subprocess on 127.0.0.1, ready when /health answers; stopped on exit.
 
         with serve.Server(model_dir) as server:
             httpx.post(server.url + "/predict", json={"texts": ["Great."]})
@@ -342,8 +350,8 @@ class Server:
                  start_timeout: float = 300.0):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.command = [sys.executable, "-m", "helpers.serve", "--model", str(model), "--port", str(self.port),
-                        *options]
+        self.command = [sys.executable, "-m", "helpers.serve", "--model", str(model),
+                        "--port", str(self.port), *options]
         self.start_timeout = start_timeout
         self.process: subprocess.Popen | None = None
         self.start_seconds: float | None = None
@@ -352,11 +360,13 @@ class Server:
         import httpx
 
         start = time.perf_counter()
-        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True)
         while time.perf_counter() - start < self.start_timeout:
             if self.process.poll() is not None:
                 output = self.process.stdout.read()
-                raise RuntimeError(f"The server exited with code {self.process.returncode}:\n{output[-2000:]}")
+                raise RuntimeError(f"The server exited with code {self.process.returncode}:\n"
+                                   f"{output[-2000:]}")
             try:
                 if httpx.get(self.url + "/health", timeout=2).status_code == 200:
                     self.start_seconds = time.perf_counter() - start
@@ -392,7 +402,8 @@ def load_test(url: str, texts: Sequence[str], concurrency: int, per_request: int
     import httpx
 
     if concurrency < 1 or per_request < 1:
-        raise ValueError(f"concurrency and per_request must be positive, got {concurrency} and {per_request}.")
+        raise ValueError("concurrency and per_request must be positive, "
+                         f"got {concurrency} and {per_request}.")
     bodies = [{"texts": list(texts[i:i + per_request])} for i in range(0, len(texts), per_request)]
     latencies: list[float] = []
     lock = threading.Lock()
