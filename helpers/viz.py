@@ -29,8 +29,9 @@ def attentions(model, tokenizer, text: str, max_len: int = 128) -> tuple[list[st
     """
     implementation = getattr(model.config, "_attn_implementation", None)
     if implementation != "eager":
-        raise ValueError(f"The model computes attention with {implementation!r}, which returns no weights. Load it "
-                         "with attn_implementation='eager' (or call model.set_attn_implementation('eager')).")
+        raise ValueError(f"The model computes attention with {implementation!r}, which returns no weights. "
+                         "Load it with attn_implementation='eager' "
+                         "(or call model.set_attn_implementation('eager')).")
     encoded = tokenizer(text, truncation=True, max_length=max_len, return_tensors="pt")
     model.eval()
     with torch.no_grad():
@@ -71,7 +72,7 @@ def offline_html(bertviz_html: str) -> str:
     opening = '<script type="text/javascript">'
     if opening not in body:
         raise ValueError("Could not find the view's script in the bertviz HTML.")
-    # bertviz's own script runs inside a function that sees our requirejs and libraries, and nothing else does.
+    # bertviz's own script runs in a function that sees our requirejs and libraries, and nothing else does.
     body = body.replace(opening, f"{opening}\n(function () {{\n{_offline_script()}", 1)
     head, tail = body.rsplit("</script>", 1)
     return f"{head}\n}})();\n</script>{tail}"
@@ -121,7 +122,8 @@ def write_page(view, path: str | Path) -> Path:
     return path
 
 
-def attention_received(attention: Sequence[torch.Tensor], layer: int = -1, from_token: int = 0) -> torch.Tensor:
+def attention_received(attention: Sequence[torch.Tensor], layer: int = -1,
+                       from_token: int = 0) -> torch.Tensor:
     """How much attention each token gets from `from_token` ([CLS]) in `layer`, averaged over heads: (T,).
 
     >>> a = torch.tensor([[[[0.5, 0.5], [0.0, 1.0]], [[0.1, 0.9], [1.0, 0.0]]]])  # (1, heads=2, T=2, T=2)
@@ -147,14 +149,15 @@ def token_highlight(tokens: list[str], weights: torch.Tensor | Sequence[float],
         alpha = 0.0 if token in special else min(weight / scale, 1.0)
         text = token[2:] if token.startswith("##") else token
         gap = "" if token.startswith("##") else " "  # word pieces join their word, as the tokenizer split it
-        spans.append(f'{gap}<span title="{weight:.3f}" style="background-color: rgba(230, 97, 0, {alpha:.2f}); '
+        spans.append(f'{gap}<span title="{weight:.3f}" '
+                     f'style="background-color: rgba(230, 97, 0, {alpha:.2f}); '
                      f'border-radius: 3px; padding: 1px 1px">{html.escape(text)}</span>')
     return _html('<div style="line-height: 2; font-family: sans-serif">' + "".join(spans).strip() + "</div>")
 
 
 def attention_heatmap(attention: Sequence[torch.Tensor], tokens: list[str], layer: int = -1,
                       head: int | None = None, ax=None):
-    """Seaborn heatmap of one layer's attention (one head, or the mean of all heads): rows attend to columns."""
+    """Seaborn heatmap of a layer's attention (a head, or the mean of all heads): rows attend to columns."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -166,5 +169,6 @@ def attention_heatmap(attention: Sequence[torch.Tensor], tokens: list[str], laye
     sns.heatmap(weights.numpy(), xticklabels=tokens, yticklabels=tokens, cmap="viridis", square=True, ax=ax,
                 cbar_kws={"label": "attention weight", "shrink": 0.7})
     which = "mean of all heads" if head is None else f"head {head}"
-    ax.set(title=f"layer {layer % len(attention)}, {which}", xlabel="attends to (key)", ylabel="token (query)")
+    ax.set(title=f"layer {layer % len(attention)}, {which}", xlabel="attends to (key)",
+           ylabel="token (query)")
     return ax
