@@ -63,8 +63,8 @@ def test_accuracy_where_and_by_length_count_each_group():
 
 
 def test_preprocessing_report_counts_html_duplicates_and_overlap():
-    train = ["Great film!<br /><br />Loved it.", "great film! loved it.", "Dull.  Very dull.", "Dull. Very dull.",
-             "Dull. Very dull.", "Fine."]
+    train = ["Great film!<br /><br />Loved it.", "great film! loved it.", "Dull.  Very dull.",
+             "Dull. Very dull.", "Dull. Very dull.", "Fine."]
     test = ["Fine.", "fine", "Something new."]
     table = analysis.preprocessing_report(train, test).set_index("what")
     report = table["reviews"]
@@ -72,7 +72,7 @@ def test_preprocessing_report_counts_html_duplicates_and_overlap():
     assert table.loc["train reviews with HTML tags", "share (%)"] == pytest.approx(100 / 6, abs=0.01)
     assert table.loc["test reviews also in train, exactly", "share (%)"] == pytest.approx(100 / 3, abs=0.01)
     assert report["train reviews with messy whitespace"] == 1
-    assert report["exact duplicates within train (extra copies)"] == 1  # "Dull. Very dull." twice more than once
+    assert report["exact duplicates within train (extra copies)"] == 1  # "Dull. Very dull." twice
     assert report["near duplicates within train (extra copies)"] == 2  # the HTML copy, the double space
     assert report["test reviews also in train, exactly"] == 1
     assert report["test reviews also in train, nearly"] == 1

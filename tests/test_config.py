@@ -73,7 +73,7 @@ def test_chapter_03_sizes_are_positive_and_grow():
 
 
 def test_chapter_06_07_cpu_classifiers_take_dozens_of_steps():
-    """A cpu run whose fine-tuning is 10 optimizer steps stays near chance (06's first run did): 50 or more."""
+    """A cpu run whose fine-tuning is 10 optimizer steps stays near chance (06's first did): 50 or more."""
     from helpers.finetune import FinetuneConfig
 
     cpu, batch = config.PROFILES["cpu"], FinetuneConfig().batch_size  # 06 and 07 use the default batch of 16

@@ -10,8 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 EXTRAS = set(PROJECT["optional-dependencies"])
-# An install of the course with extras: `.[a,b]`, `-e .[a,b]`, `pytorch-nlp-course[a,b]`, make's `EXTRAS := a,b`.
-EXTRA_LISTS = re.compile(r"(?:pytorch-nlp-course|(?<![\w/])\.)\[([\w,\s-]+)\]|^EXTRAS\s*:?=\s*([\w,-]+)", re.M)
+# An install with extras: `.[a,b]`, `-e .[a,b]`, `pytorch-nlp-course[a,b]`, make's `EXTRAS := a,b`.
+EXTRA_LISTS = re.compile(r"(?:pytorch-nlp-course|(?<![\w/])\.)\[([\w,\s-]+)\]"
+                         r"|^EXTRAS\s*:?=\s*([\w,-]+)", re.M)
 
 
 def named_extras(text: str) -> set[str]:

@@ -1,4 +1,4 @@
-"""The service, tested as a client meets it: a real server on 127.0.0.1, real HTTP, and a real browser for the page."""
+"""The service as a client meets it: a real server on 127.0.0.1, real HTTP, a real browser for the page."""
 
 import asyncio
 import concurrent.futures
@@ -65,7 +65,8 @@ def test_bad_requests_get_a_4xx_that_says_what_was_wrong(server, body, status, m
 def test_requests_sent_together_share_model_calls(server):
     before = httpx.get(server.url + "/health").json()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda t: httpx.post(server.url + "/predict", json={"texts": [t]}, timeout=60),
+        answers = list(pool.map(lambda t: httpx.post(server.url + "/predict", json={"texts": [t]},
+                                                     timeout=60),
                                 REVIEWS * 3))
     assert all(a.status_code == 200 for a in answers)
     after = httpx.get(server.url + "/health").json()
@@ -77,8 +78,9 @@ def test_requests_sent_together_share_model_calls(server):
 def test_the_page_shows_a_prediction_in_a_browser(server, predictor_dir):
     review = "A joy from start to finish."
     url = f"{server.url}/?text={urllib.parse.quote(review)}"  # the page predicts a review passed in its link
-    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
-                          "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                          "--virtual-time-budget=20000", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120).stdout
     expected = SentimentPredictor.load(predictor_dir).predict([review])[0]
     assert f'id="label">{expected.label} (' in dom and "% sure)" in dom
 

@@ -98,5 +98,6 @@ def test_segment_mask_reaches_back_one_memory():
 def test_training_lowers_the_loss():
     torch.manual_seed(4)
     model = xl.TransformerXL(8, d_model=16, n_heads=2, n_layers=1, mem_len=8)
-    losses = xl.train_periodic(model, steps=15, batch_size=8, n_segments=2, seg_len=8, period=6, progress=False)
+    losses = xl.train_periodic(model, steps=15, batch_size=8, n_segments=2, seg_len=8, period=6,
+                               progress=False)
     assert losses[-1] < losses[0] - 0.2

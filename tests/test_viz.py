@@ -29,7 +29,8 @@ def test_vendored_libraries_are_the_packages_own_with_their_licences():
     for name, filename in viz.LIBRARIES.items():
         digest = hashlib.sha256((JS / filename).read_bytes()).hexdigest()
         assert f"`{filename}`" in readme and digest in readme, f"{filename}: hash differs from the README's"
-        assert list(JS.glob(filename.removesuffix(".min.js") + ".LICENSE*")), f"{name} needs its licence beside it"
+        assert list(JS.glob(filename.removesuffix(".min.js") + ".LICENSE*")), (
+            f"{name} needs its licence beside it")
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "resources/js/*" in package_data["helpers"], "the wheel must carry the JavaScript"
     assert resources.files("helpers").joinpath("resources", "js", viz.LIBRARIES["d3"]).is_file()
@@ -84,7 +85,8 @@ def test_views_render_offline_in_a_browser(attention, tmp_path):
     model = _rendered(viz.write_page(viz.model_view(layers, tokens), tmp_path / "model.html"))
     assert model.count("<svg") >= 1 and model.count("<rect") >= 4, "the model view drew no thumbnails"
     stock = bertviz.head_view(layers, tokens, html_action="return").data
-    assert "<text" not in _rendered(viz.write_page(stock, tmp_path / "stock.html")), "stock bertviz needs a CDN"
+    assert "<text" not in _rendered(viz.write_page(stock, tmp_path / "stock.html")), (
+        "stock bertviz needs a CDN")
 
 
 def test_attention_received_reads_the_cls_row(attention):

@@ -31,9 +31,8 @@ def solutions(markdown: str) -> list[str]:
 
 
 def code_cell(source: str, tag: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": f"{tag}-{next(_ids)}", "metadata": {"tags": [tag]},
-            "outputs": [],
-            "source": source}
+    return {"cell_type": "code", "execution_count": None, "id": f"{tag}-{next(_ids)}",
+            "metadata": {"tags": [tag]}, "outputs": [], "source": source}
 
 
 def with_solutions(notebook: dict, site: Path) -> dict:

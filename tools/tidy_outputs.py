@@ -69,7 +69,8 @@ def tidy_notebook(path: Path) -> None:
             cell["outputs"] = tidy_outputs(cell.get("outputs", []))
             cell.get("metadata", {}).pop("execution", None)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
     tmp.replace(path)
 
 
