@@ -7,8 +7,8 @@ A benchmark is a function registered under a name, here, chapter by chapter: thi
 chapters' modules, and none of them imports it. An IMDB benchmark gets (train, val, test, profile), with
 validation carved from train and test scored once; a benchmark with its own data (a generated task, a timing
 sweep) gets (profile, seed). Either returns one result row (a dict) or several (a list of dicts, one per model
-or variant). Every row is stamped with what reproduces it (profile, seed, data fingerprint, git commit, library
-versions, machine and date) and with what its table needs (see `results`).
+or variant). Every row is stamped with what reproduces it (profile, seed, data fingerprint, git commit,
+library versions, machine and date) and with what its table needs (see `results`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class Benchmark:
     fn: Callable[..., dict | list[dict]]
     imdb: bool  # fed IMDB splits (True) or its own data (False)
     key: tuple[str, ...]  # row fields that tell this benchmark's rows apart (e.g. ("model",))
-    columns: tuple[str, ...] | None  # row fields its own table shows; None: a row of the IMDB classifiers' table
+    columns: tuple[str, ...] | None  # fields its own table shows; None: its rows join the IMDB classifiers'
 
 
 REGISTRY: dict[str, Benchmark] = {}
@@ -58,10 +58,12 @@ def register(name: str, description: str, *, imdb: bool = True, key: Sequence[st
     benchmark distinct (each row must have them).
     """
     if not imdb and columns is None:
-        raise ValueError(f"Benchmark {name!r} brings its own data: list the row fields its table shows (columns=).")
+        raise ValueError(f"Benchmark {name!r} brings its own data: list the row fields its table shows "
+                         "(columns=).")
 
     def add(fn: Callable) -> Callable:
-        REGISTRY[name] = Benchmark(name, description, fn, imdb, tuple(key), None if columns is None else tuple(columns))
+        REGISTRY[name] = Benchmark(name, description, fn, imdb, tuple(key),
+                                   None if columns is None else tuple(columns))
         return fn
 
     return add
@@ -74,8 +76,8 @@ def register(name: str, description: str, *, imdb: bool = True, key: Sequence[st
 def _bench_tfidf_logreg(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
     start = time.perf_counter()
     # Selection sees train and validation only; test is scored once, below.
-    model, best_C, scores = baselines.select_and_fit(list(train["text"]), list(train["label"]), list(val["text"]),
-                                                     list(val["label"]))
+    model, best_C, scores = baselines.select_and_fit(list(train["text"]), list(train["label"]),
+                                                     list(val["text"]), list(val["label"]))
     seconds = time.perf_counter() - start
     accuracy = model.score(list(test["text"]), list(test["label"]))
     return {"test_accuracy": accuracy, "val_accuracy": scores[best_C], "train_seconds": seconds,
@@ -106,9 +108,11 @@ def _bench_bilstm(train: Dataset, val: Dataset, test: Dataset, profile: Profile)
     vocab = classifiers.bilstm_vocab(train["text"], profile)
     vectors = classifiers.pretrain_vectors(train["text"], vocab, profile.embed_dim, profile.sgns_epochs)
     pretrain_seconds = time.perf_counter() - start
-    runs = {init: classifiers.train_bilstm(train, val, profile, init, None if init == "random" else vectors, vocab)
+    runs = {init: classifiers.train_bilstm(train, val, profile, init, None if init == "random" else vectors,
+                                           vocab)
             for init in classifiers.INITIALIZATIONS}
-    val_by_init = {init: round(classifiers.best_row(run.history)["val_accuracy"], 4) for init, run in runs.items()}
+    val_by_init = {init: round(classifiers.best_row(run.history)["val_accuracy"], 4)
+                   for init, run in runs.items()}
     chosen = max(val_by_init, key=val_by_init.get)
     row = _classifier_row(runs[chosen], test, init=chosen, val_accuracy_by_init=val_by_init,
                           pretrain_seconds=round(pretrain_seconds, 1))
@@ -122,7 +126,8 @@ def _bench_bilstm(train: Dataset, val: Dataset, test: Dataset, profile: Profile)
 
 @register("seq2seq", "numbers in words to digits (1 to 12 digits), every model on the same pairs and epochs",
           imdb=False, key=("model",),
-          columns=("model", "test_accuracy", "long_input_accuracy", "train_seconds", "n_train", "n_test", "params"))
+          columns=("model", "test_accuracy", "long_input_accuracy", "train_seconds", "n_train", "n_test",
+                   "params"))
 def _bench_seq2seq(profile: Profile, seed: int) -> list[dict]:
     task, rows = seq2seq.make_task(profile, seed), []
     for name, kind in (("gru", "gru"), ("gru_attention", "bahdanau"), ("transformer", "transformer")):
@@ -142,8 +147,8 @@ def _bench_seq2seq(profile: Profile, seed: int) -> list[dict]:
 TRANSFORMER_WARMUP = 0.05  # chosen on validation with the skip-gram start (see the README)
 
 
-@register("transformer_encoder", "Transformer encoder from scratch (pre-LN), mean+max pooling, first+last words "
-          "of each review; embeddings from skip-gram, learning rate warmed up and decayed")
+@register("transformer_encoder", "Transformer encoder from scratch (pre-LN), mean+max pooling, first+last "
+          "words of each review; embeddings from skip-gram, learning rate warmed up and decayed")
 def _bench_transformer_encoder(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
     start = time.perf_counter()
     vocab = classifiers.bilstm_vocab(train["text"], profile)  # the words train_classifier would pick
@@ -155,27 +160,29 @@ def _bench_transformer_encoder(train: Dataset, val: Dataset, test: Dataset, prof
     # The time to train it from nothing: the skip-gram vectors included.
     return {"test_accuracy": trained.accuracy(test), "val_accuracy": best["val_accuracy"],
             "train_seconds": trained.train_seconds + pretrain_seconds,
-            "params": {"epochs_run": len(trained.history), "best_epoch": best["epoch"], "vocab": len(trained.vocab),
+            "params": {"epochs_run": len(trained.history), "best_epoch": best["epoch"],
+                       "vocab": len(trained.vocab),
                        "parameters": sum(p.numel() for p in trained.model.parameters()),
                        "init": "skip-gram", "pretrain_seconds": round(pretrain_seconds, 1),
                        "warmup": TRANSFORMER_WARMUP}}
 
 
-# --- Chapter 06: a pre-trained encoder fine-tuned (all-MiniLM-L6-v2 offline, bert-base-uncased in `full`) ----
+# --- Chapter 06: a pre-trained encoder fine-tuned (all-MiniLM-L6-v2 offline, bert-base-uncased in `full`) --
 
 FINETUNE_CONFIG = finetune.FinetuneConfig(lr=1e-4, epochs=1, batch_size=16, truncation="head+tail",
                                           pooling="mean", warmup=0.1)
 
 
 def checkpoint_name(name: str) -> str:
-    """What `name` loads, in a few words: "bert-base-uncased", or offline "all-MiniLM-L6-v2 (for bert-base-uncased)"."""
+    """What `name` loads, in a few words: "bert-base-uncased" (or offline "all-MiniLM-L6-v2 (for ...)")."""
     source, _ = models.resolve_checkpoint(name)
     if source == name or name == models.OFFLINE_MODEL:
         return Path(name).name
     return f"{Path(models.OFFLINE_MODEL).name} (for {name})"
 
 
-@register("finetune_pretrained", "pre-trained encoder fine-tuned end to end: mean pooling, head+tail truncation")
+@register("finetune_pretrained",
+          "pre-trained encoder fine-tuned end to end: mean pooling, head+tail truncation")
 def _bench_finetune_pretrained(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
     """Chapter 06's fine-tuning at the profile's sizes, scored once on a fixed, seeded sample of test."""
     settings = dataclasses.replace(FINETUNE_CONFIG, epochs=profile.finetune_epochs, lr=profile.finetune_lr,
@@ -186,10 +193,13 @@ def _bench_finetune_pretrained(train: Dataset, val: Dataset, test: Dataset, prof
     trained = finetune.train_classifier(train, val, settings, model_name=profile.model_name)
     checkpoint = checkpoint_name(profile.model_name)
     return {"test_accuracy": trained.accuracy(test), "val_accuracy": trained.history.best["val_accuracy"],
-            "train_seconds": trained.train_seconds, "n_train": len(train), "n_val": len(val), "n_test": len(test),
+            "train_seconds": trained.train_seconds, "n_train": len(train), "n_val": len(val),
+            "n_test": len(test),
             "description": f"{checkpoint} fine-tuned {settings.epochs} epoch(s): {settings.truncation} to "
-                           f"{settings.max_len} tokens, {settings.pooling} pooling, lr {settings.lr:g} with warmup",
-            "params": dataclasses.asdict(settings) | {"model": models.resolve_checkpoint(profile.model_name)[1]}}
+                           f"{settings.max_len} tokens, {settings.pooling} pooling, lr {settings.lr:g} "
+                           "with warmup",
+            "params": dataclasses.asdict(settings)
+                      | {"model": models.resolve_checkpoint(profile.model_name)[1]}}
 
 
 # --- Chapter 07: attention for long documents, time and memory against length -------------------------------
@@ -224,7 +234,8 @@ def _bench_pipeline_ensemble(train: Dataset, val: Dataset, test: Dataset, profil
     members = {name: float(((p >= 0.5) == labels).mean()) for name, p in test_p.items()}
     mixed = ensemble.mix(test_p["transformer"], test_p["tfidf"], weight)
     return {"test_accuracy": float(((mixed >= 0.5) == labels).mean()), "val_accuracy": val_scores[weight],
-            "n_test": len(test), "n_val": len(val), "n_train": len(train), "n_train_transformer": len(small_train),
+            "n_test": len(test), "n_val": len(val), "n_train": len(train),
+            "n_train_transformer": len(small_train),
             "train_seconds": seconds, "transformer_train_seconds": model.train_seconds,
             "members": members, "transformer_weight": weight}
 
@@ -241,8 +252,8 @@ def _bench_deploy(train: Dataset, val: Dataset, test: Dataset, profile: Profile)
     model, test = deploy.model_to_deploy(train, val, test, profile, progress=False)
     with tempfile.TemporaryDirectory() as folder:
         found = deploy.variants(model, folder, threads=1, compile=profile.deploy_compile)
-        rows = deploy.compare(model, found, list(test["text"]), test["label"], n_latency=profile.deploy_n_latency,
-                              threads=1)
+        rows = deploy.compare(model, found, list(test["text"]), test["label"],
+                              n_latency=profile.deploy_n_latency, threads=1)
     cpu = torch.backends.cpu.get_cpu_capability()  # the int8 kernels' instruction set: AVX2, AVX512, ...
     return [row | {"n_test": len(test), "threads": 1, "cpu_capability": cpu} for row in rows]
 
@@ -286,8 +297,8 @@ def run(name: str, imdb: str | None = None, profile_name: str | None = None, see
     _check_names([name])
     benchmark = REGISTRY[name]
     if imdb is not None and not benchmark.imdb:
-        raise ValueError(f"Benchmark {name!r} brings its own data ({benchmark.description}): it cannot use the "
-                         f"IMDB folder {imdb}. Run it without one.")
+        raise ValueError(f"Benchmark {name!r} brings its own data ({benchmark.description}): it cannot use "
+                         f"the IMDB folder {imdb}. Run it without one.")
     profile = config.get_profile(profile_name)
     config.seed_everything(seed)
     stamp: dict = {"benchmark": name, "profile": profile.name, "seed": seed, **_table_stamps(benchmark)}
@@ -301,9 +312,10 @@ def run(name: str, imdb: str | None = None, profile_name: str | None = None, see
         result = benchmark.fn(profile, seed)
     rows = []
     for row in _rows(result, benchmark):  # the benchmark's own fields win (its model, description, n_test)
-        rows.append({"model": name, **stamp, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
-                     "commit": environment.git_commit(), "versions": environment.versions(),
-                     "machine": environment.machine_description(), "date": time.strftime("%Y-%m-%d")})
+        rounded = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+        rows.append({"model": name, **stamp, **rounded, "commit": environment.git_commit(),
+                     "versions": environment.versions(), "machine": environment.machine_description(),
+                     "date": time.strftime("%Y-%m-%d")})
     return rows
 
 
@@ -312,10 +324,13 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(REGISTRY)}")
     parser.add_argument("--all", action="store_true", help="run every registered benchmark")
-    parser.add_argument("--imdb", help="IMDB folder (parquet or aclImdb); default $IMDB_DIR, the Hub, or the sample")
-    parser.add_argument("--profile", choices=list(config.PROFILES), help="course profile (default $COURSE_PROFILE)")
+    parser.add_argument("--imdb", help="IMDB folder (parquet or aclImdb); default $IMDB_DIR, the Hub, "
+                                       "or the sample")
+    parser.add_argument("--profile", choices=list(config.PROFILES),
+                        help="course profile (default $COURSE_PROFILE)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--record", type=Path, help="JSON file that keeps the latest result of each benchmark")
+    parser.add_argument("--record", type=Path,
+                        help="JSON file that keeps the latest result of each benchmark")
     parser.add_argument("--readme", type=Path, help="README whose results tables are refreshed from --record")
     args = parser.parse_args(argv)
     names = list(REGISTRY) if args.all else args.names

@@ -1,8 +1,8 @@
 """The recorded benchmark results: one JSON file of rows, and the tables the README and chapter 10 show.
 
-    results.load_results()               # {key: row}: the latest row of each benchmark, model, profile and data
-    results.tables(results.load_results())  # the tables: the IMDB classifiers, then one per other benchmark
-    results.markdown_tables(...)         # the same tables as the README's Markdown
+    recorded = results.load_results()   # {key: row}: the latest row of each benchmark, model, profile, data
+    results.tables(recorded)            # the IMDB classifiers, then one table per other benchmark
+    results.markdown_tables(recorded)   # the same tables in Markdown, as the README shows them
 
 Each row describes itself (`python -m helpers.bench` stamps it when it runs): `table` (IMDB_TABLE, or the
 benchmark's own name), `description`, `key` (the fields that tell one benchmark's rows apart) and, for a table
@@ -43,11 +43,12 @@ def row_key(row: dict) -> str:
 
 def check_row(row: dict) -> dict:
     """The row, if it carries what its table needs; else a clear error."""
-    missing = [s for s in STAMPS if s not in row] + (["columns"] if row.get("table", IMDB_TABLE) != IMDB_TABLE
-                                                      and "columns" not in row else [])
+    missing = [s for s in STAMPS if s not in row]
+    if row.get("table", IMDB_TABLE) != IMDB_TABLE and "columns" not in row:
+        missing.append("columns")  # a table of its own shows the fields the row lists
     if missing:
-        raise ValueError(f"Result row {row.get('benchmark', row)!r} lacks {', '.join(missing)}: record the rows "
-                         "that helpers.bench.run returns (it stamps them).")
+        raise ValueError(f"Result row {row.get('benchmark', row)!r} lacks {', '.join(missing)}: record the "
+                         "rows that helpers.bench.run returns (it stamps them).")
     return row
 
 
@@ -57,7 +58,7 @@ def load_results(path: Path = RESULTS) -> dict[str, dict]:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write a unique temporary file beside `path`, then rename it: readers see the old file or the new one."""
+    """Write a unique temporary file beside `path`, then rename it: readers see the old file or the new."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
@@ -70,7 +71,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock beside `path` so that two runs recording at once do not lose each other's rows."""
+    """Hold an exclusive lock beside `path`, so that two runs recording at once keep each other's rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(f".{path.name}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -81,15 +82,14 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def record(rows: list[dict], path: Path, readme: Path | None = None) -> dict[str, dict]:
-    """Store `rows` in the results file (replacing earlier runs with the same keys); refresh the README tables."""
+    """Store `rows` in the results file (replacing earlier rows with the same keys); refresh the README."""
     rows = [check_row(row) for row in rows]
     with _locked(path):
-        results = load_results(path)
-        results |= {row_key(row): row for row in rows}
-        _write_atomically(path, json.dumps(results, indent=1, sort_keys=True) + "\n")
+        recorded = load_results(path) | {row_key(row): row for row in rows}
+        _write_atomically(path, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
         if readme is not None:
-            update_readme(readme, results)
-    return results
+            update_readme(readme, recorded)
+    return recorded
 
 
 # --- The tables --------------------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """One results table: a title, what its benchmark measures, its columns, its rows in order (raw values)."""
+    """One results table: a title, what its benchmark measures, its columns, its rows of raw values."""
 
     title: str
     description: str
@@ -117,7 +117,8 @@ class Table:
 # Every table ends with where its rows were measured; `ran_on` is the machine and the date in one cell.
 WHERE = (Column("profile", "profile"), Column("machine", "ran_on"))
 IMDB_COLUMNS = (Column("model", "model", "`{}`"), Column("what it is", "description"),
-                Column("test accuracy", "test_accuracy", "**{}**"), Column("validation accuracy", "val_accuracy"),
+                Column("test accuracy", "test_accuracy", "**{}**"),
+                Column("validation accuracy", "val_accuracy"),
                 Column("train / val / test reviews", "reviews"), Column("data", "data"), WHERE[0],
                 Column("train time", "train_seconds"), WHERE[1])
 
@@ -157,47 +158,49 @@ def _shown(row: dict) -> dict:
     return shown
 
 
-def tables(results: dict[str, dict]) -> list[Table]:
+def _table(title: str, description: str, columns: tuple[Column, ...], rows: list[dict]) -> Table:
+    return Table(title, description, columns, [[_shown(row).get(c.field) for c in columns] for row in rows])
+
+
+def tables(recorded: dict[str, dict]) -> list[Table]:
     """The IMDB classifiers (by profile, best test accuracy first), then one table per other benchmark."""
-    rows = [check_row(row) for row in results.values()]
-    made = []
-    imdb = sorted((r for r in rows if r["table"] == IMDB_TABLE), key=lambda r: (r["profile"], -r["test_accuracy"]))
-    if imdb:
-        made.append(Table(IMDB_TABLE, "", IMDB_COLUMNS,
-                          [[_shown(r).get(c.field) for c in IMDB_COLUMNS] for r in imdb]))
+    rows = [check_row(row) for row in recorded.values()]
+    imdb = sorted((r for r in rows if r["table"] == IMDB_TABLE),
+                  key=lambda r: (r["profile"], -r["test_accuracy"]))
+    made = [_table(IMDB_TABLE, "", IMDB_COLUMNS, imdb)] if imdb else []
     for name in sorted({r["table"] for r in rows} - {IMDB_TABLE}):
         mine = sorted((r for r in rows if r["table"] == name), key=row_key)
         columns = (*(Column(field.replace("_", " "), field) for field in mine[0]["columns"]), *WHERE)
-        made.append(Table(name, mine[0]["description"], columns,
-                          [[_shown(r).get(c.field) for c in columns] for r in mine]))
+        made.append(_table(name, mine[0]["description"], columns, mine))
     return made
 
 
 def _markdown(table: Table) -> str:
     lines = ["| " + " | ".join(c.header for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
     for values in table.rows:
-        lines.append("| " + " | ".join(c.markdown.format(cell(c.field, v)) for c, v in zip(table.columns, values))
-                     + " |")
+        cells = [c.markdown.format(cell(c.field, v)) for c, v in zip(table.columns, values)]
+        lines.append("| " + " | ".join(cells) + " |")
     heading = [] if table.title == IMDB_TABLE else [f"**`{table.title}`**: {table.description}", ""]
     return "\n".join(heading + lines)
 
 
-def markdown_tables(results: dict[str, dict]) -> str:
+def markdown_tables(recorded: dict[str, dict]) -> str:
     """The README's benchmark tables, in Markdown."""
-    return "\n\n".join(_markdown(table) for table in tables(results))
+    return "\n\n".join(_markdown(table) for table in tables(recorded))
 
 
 def readme_section(text: str) -> str:
     """The text between the bench markers of a README."""
     if TABLE_START not in text or TABLE_END not in text:
-        raise SystemExit(f"The README has no {TABLE_START} ... {TABLE_END} markers to put the tables between.")
+        raise SystemExit(f"The README has no {TABLE_START} ... {TABLE_END} markers to put the tables "
+                         "between.")
     return text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip("\n")
 
 
-def update_readme(readme: Path, results: dict[str, dict]) -> None:
+def update_readme(readme: Path, recorded: dict[str, dict]) -> None:
     """Replace the tables between the bench markers in the README."""
     text = readme.read_text()
     readme_section(text)  # refuses a README without markers before anything is written
     head, rest = text.split(TABLE_START, 1)
     _, tail = rest.split(TABLE_END, 1)
-    _write_atomically(readme, f"{head}{TABLE_START}\n{markdown_tables(results)}\n{TABLE_END}{tail}")
+    _write_atomically(readme, f"{head}{TABLE_START}\n{markdown_tables(recorded)}\n{TABLE_END}{tail}")

@@ -16,7 +16,7 @@ import helpers
 
 PACKAGE = Path(helpers.__file__).resolve().parent  # the copy under test: the child imports this same copy
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "bench"))
-# Chapter modules that never call scipy: importing them must not cost scipy's import (seconds for scipy.stats).
+# Chapter modules that never call scipy: importing them must not cost its import (seconds for scipy.stats).
 WITHOUT_SCIPY = ("tokenization", "rnn", "attention", "classifiers", "transformer")
 
 WATCH = """
@@ -31,7 +31,7 @@ print(json.dumps(seen))
 
 
 def first_loaded_by(modules: list[str] | tuple[str, ...], watched: tuple[str, ...]) -> dict[str, list[str]]:
-    """{module: the watched modules that first appeared when it was imported}, importing in the given order."""
+    """{module: the watched modules that first appeared when it was imported}, in the given order."""
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent),
                                                                      os.environ.get("PYTHONPATH")]))}
     result = subprocess.run([sys.executable, "-c", WATCH, ",".join(modules), ",".join(watched)], env=env,
