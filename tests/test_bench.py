@@ -1,3 +1,4 @@
+import doctest
 import json
 import multiprocessing
 import re
@@ -141,6 +142,10 @@ def test_benchmarks_with_their_own_data_get_their_own_table(tmp_path, own_data_b
     tables = results.markdown_tables(results.record(rows, tmp_path / "r.json"))
     assert "**`sweep`**" in tables and "| variant | seconds | peak bytes | profile | machine |" in tables
     assert "| a | 0.50 s | 1.0 MiB | smoke |" in tables and "| b | 1.00 s | 2.0 MiB | smoke |" in tables
+
+
+def test_results_examples():
+    assert doctest.testmod(results).failed == 0
 
 
 def test_table_cells_read_like_the_prose():
