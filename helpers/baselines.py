@@ -8,14 +8,12 @@ are: notebook 00, chapter 03 and the benchmark table report one procedure and on
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from helpers import bench
 from helpers.tokenization import clean_text, word_tokenize
 
 # Inverse regularization strengths, about threefold apart. On full IMDB validation accuracy rises to a
@@ -62,15 +60,3 @@ def select_C(train_texts: Sequence[str], train_labels: Sequence[int], val_texts:
     """The C with the best validation accuracy, and every score tried (`select_and_fit`'s C)."""
     _, best_C, scores = select_and_fit(train_texts, train_labels, val_texts, val_labels, grid)
     return best_C, scores
-
-
-@bench.register("tfidf_logreg", "TF-IDF uni+bigrams, logistic regression (C chosen on validation)")
-def _bench_tfidf_logreg(train, val, test, profile) -> dict:
-    start = time.perf_counter()
-    # Selection sees train and validation only; test is scored once, below.
-    model, best_C, scores = select_and_fit(list(train["text"]), list(train["label"]), list(val["text"]),
-                                           list(val["label"]))
-    seconds = time.perf_counter() - start
-    accuracy = model.score(list(test["text"]), list(test["label"]))
-    return {"test_accuracy": accuracy, "val_accuracy": scores[best_C], "train_seconds": seconds,
-            "params": {"C": best_C}}

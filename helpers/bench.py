@@ -3,36 +3,33 @@
     python -m helpers.bench tfidf_logreg --imdb ../shared/data/imdb --profile cpu
     python -m helpers.bench --all --record helpers/resources/benchmark_results.json --readme README.md
 
-A benchmark is a function registered under a name. An IMDB benchmark gets (train, val, test, profile), with
+A benchmark is a function registered under a name, here, chapter by chapter: this module sits on top of the
+chapters' modules, and none of them imports it. An IMDB benchmark gets (train, val, test, profile), with
 validation carved from train and test scored once; a benchmark with its own data (a generated task, a timing
 sweep) gets (profile, seed). Either returns one result row (a dict) or several (a list of dicts, one per model
-or variant). Every row is stamped with what reproduces it: profile, seed, data fingerprint, git commit, library
-versions, machine and date.
+or variant). Every row is stamped with what reproduces it (profile, seed, data fingerprint, git commit,
+library versions, machine and date) and with what its table needs (see `results`).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
-import importlib
+import dataclasses
 import json
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import config, data, environment
+import numpy as np
+import torch
+from datasets import Dataset
 
-TABLE_START, TABLE_END = "<!-- bench:start -->", "<!-- bench:end -->"
-# The recorded results ship inside the package, so chapter 10 can show them in Colab too.
-RESULTS = Path(__file__).resolve().parent / "resources" / "benchmark_results.json"
-IMDB_TABLE = "imdb"
-# The IMDB table's columns; other benchmarks list their own.
-IMDB_COLUMNS = ("test_accuracy", "val_accuracy", "n_train", "n_val", "n_test", "data", "profile", "train_seconds")
+from helpers import (baselines, classifiers, config, data, deploy, ensemble, environment, finetune,
+                     long_attention, models, results, seq2seq, transformer)
+from helpers.config import Profile
 
 
 @dataclass(frozen=True)
@@ -44,42 +41,235 @@ class Benchmark:
     fn: Callable[..., dict | list[dict]]
     imdb: bool  # fed IMDB splits (True) or its own data (False)
     key: tuple[str, ...]  # row fields that tell this benchmark's rows apart (e.g. ("model",))
-    columns: tuple[str, ...]  # row fields shown in its README table
+    columns: tuple[str, ...] | None  # fields its own table shows; None: its rows join the IMDB classifiers'
 
 
 REGISTRY: dict[str, Benchmark] = {}
-# Modules whose import registers benchmarks; a chapter that adds a benchmark adds its module here.
-BENCHMARK_MODULES: tuple[str, ...] = ("helpers.baselines", "helpers.classifiers", "helpers.finetune",
-                                      "helpers.ensemble", "helpers.seq2seq", "helpers.transformer",
-                                      "helpers.long_attention", "helpers.deploy")
 
 
 def register(name: str, description: str, *, imdb: bool = True, key: Sequence[str] = (),
-             columns: Sequence[str] = IMDB_COLUMNS) -> Callable:
+             columns: Sequence[str] | None = None) -> Callable:
     """Register fn under `name`.
 
-    imdb=True:  fn(train, val, test, profile) -> row or rows; rows go in the README's IMDB table.
-    imdb=False: fn(profile, seed) -> row or rows; rows go in a table of their own with `columns`.
-    `key` names the fields that make rows of one benchmark distinct (each row must have them).
+    imdb=True:  fn(train, val, test, profile) -> row or rows.
+    imdb=False: fn(profile, seed) -> row or rows.
+    Without `columns`, the rows are IMDB classifiers' accuracies and go in the README's IMDB table; with them,
+    in a table of the benchmark's own showing those fields. `key` names the fields that make rows of one
+    benchmark distinct (each row must have them).
     """
-    if not imdb and tuple(columns) == IMDB_COLUMNS:
-        raise ValueError(f"Benchmark {name!r} brings its own data: list the row fields its table shows (columns=).")
+    if not imdb and columns is None:
+        raise ValueError(f"Benchmark {name!r} brings its own data: list the row fields its table shows "
+                         "(columns=).")
 
     def add(fn: Callable) -> Callable:
-        REGISTRY[name] = Benchmark(name, description, fn, imdb, tuple(key), tuple(columns))
+        REGISTRY[name] = Benchmark(name, description, fn, imdb, tuple(key),
+                                   None if columns is None else tuple(columns))
         return fn
 
     return add
+
+
+# --- Chapter 00: the baseline every neural model is compared with ------------------------------------------
+
+
+@register("tfidf_logreg", "TF-IDF uni+bigrams, logistic regression (C chosen on validation)")
+def _bench_tfidf_logreg(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
+    start = time.perf_counter()
+    # Selection sees train and validation only; test is scored once, below.
+    model, best_C, scores = baselines.select_and_fit(list(train["text"]), list(train["label"]),
+                                                     list(val["text"]), list(val["label"]))
+    seconds = time.perf_counter() - start
+    accuracy = model.score(list(test["text"]), list(test["label"]))
+    return {"test_accuracy": accuracy, "val_accuracy": scores[best_C], "train_seconds": seconds,
+            "params": {"C": best_C}}
+
+
+# --- Chapter 03: classifiers trained from scratch -----------------------------------------------------------
+
+
+def _classifier_row(trained: classifiers.TrainedClassifier, test: Dataset, **params) -> dict:
+    """A benchmark row: test accuracy (scored once), the best epoch's validation accuracy, sizes."""
+    best = classifiers.best_row(trained.history)
+    sizes = {"epochs_run": len(trained.history), "best_epoch": best["epoch"], "vocab": trained.vocab_size,
+             "parameters": sum(p.numel() for p in trained.model.parameters())}
+    return {"test_accuracy": trained.accuracy(test), "val_accuracy": best["val_accuracy"],
+            "train_seconds": trained.train_seconds, "params": sizes | params}
+
+
+@register("nbow_bigram", "neural bag of uni+bigrams (fastText-style), mean-pooled embeddings, linear")
+def _bench_nbow_bigram(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
+    return _classifier_row(classifiers.train_nbow_bigram(train, val, profile), test)
+
+
+@register("bilstm", "1-layer BiLSTM, max+mean pooling, first+last words; embeddings random "
+                    "or skip-gram (frozen or fine-tuned), the best on validation")
+def _bench_bilstm(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
+    start = time.perf_counter()
+    vocab = classifiers.bilstm_vocab(train["text"], profile)
+    vectors = classifiers.pretrain_vectors(train["text"], vocab, profile.embed_dim, profile.sgns_epochs)
+    pretrain_seconds = time.perf_counter() - start
+    runs = {init: classifiers.train_bilstm(train, val, profile, init, None if init == "random" else vectors,
+                                           vocab)
+            for init in classifiers.INITIALIZATIONS}
+    val_by_init = {init: round(classifiers.best_row(run.history)["val_accuracy"], 4)
+                   for init, run in runs.items()}
+    chosen = max(val_by_init, key=val_by_init.get)
+    row = _classifier_row(runs[chosen], test, init=chosen, val_accuracy_by_init=val_by_init,
+                          pretrain_seconds=round(pretrain_seconds, 1))
+    # The time to train the chosen model from nothing: its skip-gram vectors included if it uses them.
+    row["train_seconds"] += 0.0 if chosen == "random" else pretrain_seconds
+    return row
+
+
+# --- Chapters 04 and 05: sequence to sequence, with and without attention, on a generated task -------------
+
+
+@register("seq2seq", "numbers in words to digits (1 to 12 digits), every model on the same pairs and epochs",
+          imdb=False, key=("model",),
+          columns=("model", "test_accuracy", "long_input_accuracy", "train_seconds", "n_train", "n_test",
+                   "params"))
+def _bench_seq2seq(profile: Profile, seed: int) -> list[dict]:
+    task, rows = seq2seq.make_task(profile, seed), []
+    for name, kind in (("gru", "gru"), ("gru_attention", "bahdanau"), ("transformer", "transformer")):
+        start = time.perf_counter()
+        model, _ = seq2seq.fit(kind, task, profile, seed=seed, progress=False)
+        seconds = time.perf_counter() - start
+        scored = seq2seq.score(model, task["test"])
+        rows.append({"model": name, "test_accuracy": sum(r["correct"] for r in scored) / len(scored),
+                     "long_input_accuracy": seq2seq.long_input_accuracy(scored), "train_seconds": seconds,
+                     "n_train": len(task["train"]), "n_test": len(task["test"]),
+                     "params": sum(p.numel() for p in model.parameters())})
+    return rows
+
+
+# --- Chapter 05: the Transformer encoder as an IMDB classifier ----------------------------------------------
+
+TRANSFORMER_WARMUP = 0.05  # chosen on validation with the skip-gram start (see the README)
+
+
+@register("transformer_encoder", "Transformer encoder from scratch (pre-LN), mean+max pooling, first+last "
+          "words of each review; embeddings from skip-gram, learning rate warmed up and decayed")
+def _bench_transformer_encoder(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
+    start = time.perf_counter()
+    vocab = classifiers.bilstm_vocab(train["text"], profile)  # the words train_classifier would pick
+    vectors = classifiers.pretrain_vectors(train["text"], vocab, profile.transformer_dim, profile.sgns_epochs)
+    pretrain_seconds = time.perf_counter() - start
+    trained = transformer.train_classifier(train, val, profile, vectors=vectors, vocab=vocab,
+                                           warmup=TRANSFORMER_WARMUP)
+    best = max(trained.history, key=lambda row: row["val_accuracy"])
+    # The time to train it from nothing: the skip-gram vectors included.
+    return {"test_accuracy": trained.accuracy(test), "val_accuracy": best["val_accuracy"],
+            "train_seconds": trained.train_seconds + pretrain_seconds,
+            "params": {"epochs_run": len(trained.history), "best_epoch": best["epoch"],
+                       "vocab": len(trained.vocab),
+                       "parameters": sum(p.numel() for p in trained.model.parameters()),
+                       "init": "skip-gram", "pretrain_seconds": round(pretrain_seconds, 1),
+                       "warmup": TRANSFORMER_WARMUP}}
+
+
+# --- Chapter 06: a pre-trained encoder fine-tuned (all-MiniLM-L6-v2 offline, bert-base-uncased in `full`) --
+
+FINETUNE_CONFIG = finetune.FinetuneConfig(lr=1e-4, epochs=1, batch_size=16, truncation="head+tail",
+                                          pooling="mean", warmup=0.1)
+
+
+def checkpoint_name(name: str) -> str:
+    """What `name` loads, in a few words: "bert-base-uncased" (or offline "all-MiniLM-L6-v2 (for ...)")."""
+    source, _ = models.resolve_checkpoint(name)
+    if source == name or name == models.OFFLINE_MODEL:
+        return Path(name).name
+    return f"{Path(models.OFFLINE_MODEL).name} (for {name})"
+
+
+@register("finetune_pretrained",
+          "pre-trained encoder fine-tuned end to end: mean pooling, head+tail truncation")
+def _bench_finetune_pretrained(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
+    """Chapter 06's fine-tuning at the profile's sizes, scored once on a fixed, seeded sample of test."""
+    settings = dataclasses.replace(FINETUNE_CONFIG, epochs=profile.finetune_epochs, lr=profile.finetune_lr,
+                                   max_len=profile.bench_finetune_max_len)
+    train = data.subsample(train, profile.bench_finetune_n_train, seed=0)
+    val = data.subsample(val, profile.bench_finetune_n_val, seed=0)
+    test = data.subsample(test, profile.bench_finetune_n_test, seed=0)
+    trained = finetune.train_classifier(train, val, settings, model_name=profile.model_name)
+    checkpoint = checkpoint_name(profile.model_name)
+    return {"test_accuracy": trained.accuracy(test), "val_accuracy": trained.history.best["val_accuracy"],
+            "train_seconds": trained.train_seconds, "n_train": len(train), "n_val": len(val),
+            "n_test": len(test),
+            "description": f"{checkpoint} fine-tuned {settings.epochs} epoch(s): {settings.truncation} to "
+                           f"{settings.max_len} tokens, {settings.pooling} pooling, lr {settings.lr:g} "
+                           "with warmup",
+            "params": dataclasses.asdict(settings)
+                      | {"model": models.resolve_checkpoint(profile.model_name)[1]}}
+
+
+# --- Chapter 07: attention for long documents, time and memory against length -------------------------------
+
+LONG_ATTENTION_LENGTHS = (1024, 2048, 4096, 8192)
+
+
+@register("long_attention", "one attention call, forward only: batch 1, one head, dim 64, window 256",
+          imdb=False, key=("pattern", "seq_len"),
+          columns=("pattern", "seq_len", "window", "keys_per_query", "seconds", "peak_bytes"))
+def _bench_long_attention(profile: Profile, seed: int) -> list[dict]:
+    return long_attention.sweep(LONG_ATTENTION_LENGTHS, seed=seed, progress=False)
+
+
+# --- Chapter 08: the sentiment pipeline, a fine-tuned transformer averaged with TF-IDF ----------------------
+
+
+@register("pipeline_ensemble", "fine-tuned MiniLM (head+tail) + TF-IDF, weights chosen on validation")
+def _bench_pipeline_ensemble(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
+    small_train, val, test = ensemble.pipeline_splits(train, val, test, profile)
+    model = ensemble.train_transformer(small_train, val, profile)
+    start = time.perf_counter()
+    tfidf = ensemble.tfidf_member(train, val)  # TF-IDF is cheap: it gets all of train
+    val_p = {"transformer": model.predict_proba(list(val["text"]))[:, 1].numpy(),
+             "tfidf": tfidf.predict_proba(list(val["text"]))[:, 1]}
+    weight, val_scores = ensemble.choose_weight(val_p["transformer"], val_p["tfidf"], val["label"])
+    # A cached transformer keeps the time its training took; the rest (TF-IDF, the weight) is timed here.
+    seconds = model.train_seconds + time.perf_counter() - start
+    test_p = {"transformer": model.predict_proba(list(test["text"]))[:, 1].numpy(),
+              "tfidf": tfidf.predict_proba(list(test["text"]))[:, 1]}
+    labels = np.asarray(test["label"])
+    members = {name: float(((p >= 0.5) == labels).mean()) for name, p in test_p.items()}
+    mixed = ensemble.mix(test_p["transformer"], test_p["tfidf"], weight)
+    return {"test_accuracy": float(((mixed >= 0.5) == labels).mean()), "val_accuracy": val_scores[weight],
+            "n_test": len(test), "n_val": len(val), "n_train": len(train),
+            "n_train_transformer": len(small_train),
+            "train_seconds": seconds, "transformer_train_seconds": model.train_seconds,
+            "members": members, "transformer_weight": weight}
+
+
+# --- Chapter 09: the pipeline's transformer made fast on a CPU, seven ways ----------------------------------
+
+DEPLOY_COLUMNS = ("variant", "size_bytes", "build_seconds", "latency_p50_ms", "latency_p95_ms",
+                  "throughput_per_s", "test_accuracy", "throughput_ratio_vs_eager", "accuracy_delta_points")
+
+
+@register("deploy", "the pipeline's fine-tuned MiniLM (chapter 08), seven ways to run it, one thread",
+          key=("variant",), columns=DEPLOY_COLUMNS)
+def _bench_deploy(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> list[dict]:
+    model, test = deploy.model_to_deploy(train, val, test, profile, progress=False)
+    with tempfile.TemporaryDirectory() as folder:
+        found = deploy.variants(model, folder, threads=1, compile=profile.deploy_compile)
+        rows = deploy.compare(model, found, list(test["text"]), test["label"],
+                              n_latency=profile.deploy_n_latency, threads=1)
+    cpu = torch.backends.cpu.get_cpu_capability()  # the int8 kernels' instruction set: AVX2, AVX512, ...
+    return [row | {"n_test": len(test), "threads": 1, "cpu_capability": cpu} for row in rows]
+
+
+# --- Running and recording ----------------------------------------------------------------------------------
 
 
 def _rows(result: dict | list[dict], benchmark: Benchmark) -> list[dict]:
     rows = [result] if isinstance(result, dict) else list(result)
     if not rows:
         raise ValueError(f"Benchmark {benchmark.name!r} returned no result rows.")
+    needed = benchmark.key + (("test_accuracy",) if benchmark.columns is None else ())
     for row in rows:
-        missing = [k for k in benchmark.key if k not in row]
+        missing = [k for k in needed if k not in row]
         if missing:
-            raise ValueError(f"Benchmark {benchmark.name!r} returned a row without its key field(s) {missing}.")
+            raise ValueError(f"Benchmark {benchmark.name!r} returned a row without its field(s) {missing}.")
     return rows
 
 
@@ -90,14 +280,28 @@ def _check_names(names: Sequence[str]) -> None:
                          f"Registered: {', '.join(sorted(REGISTRY))}.")
 
 
+def _table_stamps(benchmark: Benchmark) -> dict:
+    """What the results tables need to show a row of this benchmark (see `results`)."""
+    if benchmark.columns is None:
+        return {"table": results.IMDB_TABLE, "description": benchmark.description, "key": list(benchmark.key)}
+    return {"table": benchmark.name, "description": benchmark.description, "key": list(benchmark.key),
+            "columns": list(benchmark.columns)}
+
+
 def run(name: str, imdb: str | None = None, profile_name: str | None = None, seed: int = 0) -> list[dict]:
-    """Run one registered benchmark and return its result rows, each stamped with what reproduces it."""
-    _load_benchmarks()
+    """Run one registered benchmark and return its result rows, each stamped with what reproduces it.
+
+    `imdb` is the IMDB folder (default: $IMDB_DIR, the Hub, or the sample); a benchmark that brings its own
+    data refuses one rather than ignore it.
+    """
     _check_names([name])
     benchmark = REGISTRY[name]
+    if imdb is not None and not benchmark.imdb:
+        raise ValueError(f"Benchmark {name!r} brings its own data ({benchmark.description}): it cannot use "
+                         f"the IMDB folder {imdb}. Run it without one.")
     profile = config.get_profile(profile_name)
     config.seed_everything(seed)
-    stamp: dict = {"benchmark": name, "profile": profile.name, "seed": seed}
+    stamp: dict = {"benchmark": name, "profile": profile.name, "seed": seed, **_table_stamps(benchmark)}
     if benchmark.imdb:
         dsd = data.load_imdb(imdb, n_train=profile.n_train, n_test=profile.n_test, seed=seed)
         train, val = data.train_val_split(dsd["train"], 0.1, seed=seed)
@@ -107,152 +311,26 @@ def run(name: str, imdb: str | None = None, profile_name: str | None = None, see
     else:
         result = benchmark.fn(profile, seed)
     rows = []
-    for row in _rows(result, benchmark):
-        rows.append({"model": name, **stamp, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
-                     "commit": environment.git_commit(), "versions": environment.versions(),
-                     "machine": environment.machine_description(), "date": time.strftime("%Y-%m-%d")})
+    for row in _rows(result, benchmark):  # the benchmark's own fields win (its model, description, n_test)
+        rounded = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+        rows.append({"model": name, **stamp, **rounded, "commit": environment.git_commit(),
+                     "versions": environment.versions(), "machine": environment.machine_description(),
+                     "date": time.strftime("%Y-%m-%d")})
     return rows
 
 
-def row_key(row: dict) -> str:
-    """Rows with the same key replace each other: benchmark, its key fields, profile and data."""
-    benchmark = REGISTRY.get(row["benchmark"])
-    fields = benchmark.key if benchmark else ("model",)
-    parts = [row["benchmark"], *(str(row[f]) for f in fields), row["profile"], row.get("data_fingerprint", "")]
-    return "|".join(parts)
-
-
-def load_results(path: Path = RESULTS) -> dict[str, dict]:
-    """The recorded rows ({key: row}); an empty dict when the file does not exist yet."""
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write a unique temporary file beside `path`, then rename it: readers see the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock beside `path` so that two runs recording at once do not lose each other's rows."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def record(rows: list[dict], path: Path, readme: Path | None = None) -> dict[str, dict]:
-    """Store `rows` in the results file (replacing earlier runs with the same keys); refresh the README tables."""
-    with _locked(path):
-        results = load_results(path)
-        results |= {row_key(row): row for row in rows}
-        _write_atomically(path, json.dumps(results, indent=1, sort_keys=True) + "\n")
-        if readme is not None:
-            update_readme(readme, results)
-    return results
-
-
-def _cell(field: str, value) -> str:
-    """One table cell: accuracies as percentages, seconds and bytes with units, counts with separators."""
-    if value is None:
-        return ""
-    if field.endswith("accuracy") or field.endswith("_points"):
-        return f"{value:.1%}" if field.endswith("accuracy") else f"{value:+.2f}"
-    if field.endswith("seconds"):
-        return f"{value:,.0f} s" if value >= 10 else f"{value:.2f} s"
-    if field.endswith("bytes"):
-        return f"{value / 2**20:,.1f} MiB"
-    if field.endswith("_ms"):
-        return f"{value:.1f} ms"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def _imdb_table(rows: list[dict]) -> list[str]:
-    lines = ["| model | what it is | test accuracy | validation accuracy | train / val / test reviews | data | "
-             "profile | train time | machine |", "|---|---|---|---|---|---|---|---|---|"]
-    for row in sorted(rows, key=lambda r: (r["profile"], -r["test_accuracy"])):
-        benchmark = REGISTRY.get(row["benchmark"])
-        description = row.get("description") or (benchmark.description if benchmark else "")
-        lines.append(
-            f"| `{row['model']}` | {description} | **{row['test_accuracy']:.1%}** | {_cell('val_accuracy', row.get('val_accuracy'))} | "
-            f"{row['n_train']:,} / {row['n_val']:,} / {row['n_test']:,} | {row['data']} | {row['profile']} | "
-            f"{_cell('train_seconds', row['train_seconds'])} | {row['machine']}, {row['date']} |")
-    return lines
-
-
-def _own_table(benchmark: Benchmark | None, name: str, rows: list[dict]) -> list[str]:
-    columns = benchmark.columns if benchmark else tuple(k for k in rows[0] if k in IMDB_COLUMNS)
-    description = benchmark.description if benchmark else ""
-    lines = [f"**`{name}`**: {description}", "",
-             "| " + " | ".join(c.replace("_", " ") for c in columns) + " | profile | machine |",
-             "|" + "---|" * (len(columns) + 2)]
-    for row in rows:
-        lines.append("| " + " | ".join(_cell(c, row.get(c)) for c in columns)
-                     + f" | {row['profile']} | {row['machine']}, {row['date']} |")
-    return lines
-
-
-def markdown_tables(results: dict[str, dict]) -> str:
-    """The README's benchmark tables: IMDB classifiers first (best test accuracy first), then one per benchmark."""
-    _load_benchmarks()
-    rows = list(results.values())
-    imdb = [r for r in rows if "n_val" in r]  # IMDB benchmarks are stamped with their split sizes
-    parts = [_imdb_table(imdb)] if imdb else []
-    others = sorted({r["benchmark"] for r in rows} - {r["benchmark"] for r in imdb})
-    for name in others:
-        mine = sorted((r for r in rows if r["benchmark"] == name), key=row_key)
-        parts.append(_own_table(REGISTRY.get(name), name, mine))
-    return "\n\n".join("\n".join(p) for p in parts)
-
-
-def readme_section(text: str) -> str:
-    """The text between the bench markers of a README."""
-    if TABLE_START not in text or TABLE_END not in text:
-        raise SystemExit(f"The README has no {TABLE_START} ... {TABLE_END} markers to put the tables between.")
-    return text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip("\n")
-
-
-def update_readme(readme: Path, results: dict[str, dict]) -> None:
-    """Replace the tables between the bench markers in the README."""
-    text = readme.read_text()
-    readme_section(text)  # refuses a README without markers before anything is written
-    head, rest = text.split(TABLE_START, 1)
-    _, tail = rest.split(TABLE_END, 1)
-    _write_atomically(readme, f"{head}{TABLE_START}\n{markdown_tables(results)}\n{TABLE_END}{tail}")
-
-
-def _load_benchmarks() -> None:
-    """Import the modules that register benchmarks (each chapter's module registers its own)."""
-    for module in BENCHMARK_MODULES:
-        importlib.import_module(module)
-
-
 def main(argv: list[str] | None = None) -> None:
-    _load_benchmarks()
     parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(REGISTRY)}")
     parser.add_argument("--all", action="store_true", help="run every registered benchmark")
-    parser.add_argument("--imdb", help="IMDB folder (parquet or aclImdb); default $IMDB_DIR, the Hub, or the sample")
-    parser.add_argument("--profile", choices=list(config.PROFILES), help="course profile (default $COURSE_PROFILE)")
+    parser.add_argument("--imdb", help="IMDB folder (parquet or aclImdb); default $IMDB_DIR, the Hub, "
+                                       "or the sample")
+    parser.add_argument("--profile", choices=list(config.PROFILES),
+                        help="course profile (default $COURSE_PROFILE)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--record", type=Path, help="JSON file that keeps the latest result of each benchmark")
+    parser.add_argument("--record", type=Path,
+                        help="JSON file that keeps the latest result of each benchmark")
     parser.add_argument("--readme", type=Path, help="README whose results tables are refreshed from --record")
     args = parser.parse_args(argv)
     names = list(REGISTRY) if args.all else args.names
@@ -262,17 +340,17 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--readme needs --record (the tables are built from the recorded results)")
     _check_names(names)
     if args.readme:
-        readme_section(args.readme.read_text())
+        results.readme_section(args.readme.read_text())
     for name in names:
-        rows = run(name, args.imdb, args.profile, args.seed)
+        own_data = not REGISTRY[name].imdb
+        if args.imdb and own_data:
+            print(f"{name} brings its own data: it does not read --imdb {args.imdb}.", file=sys.stderr)
+        rows = run(name, None if own_data else args.imdb, args.profile, args.seed)
         for row in rows:
             print(json.dumps(row), flush=True)
         if args.record:
-            record(rows, args.record, args.readme)
+            results.record(rows, args.record, args.readme)
+
 
 if __name__ == "__main__":
-    # Run as `python -m helpers.bench`, this file is __main__, a second copy of the module: the chapters'
-    # modules register into helpers.bench's REGISTRY, so main must be that module's.
-    from helpers import bench
-
-    bench.main(sys.argv[1:])
+    main()

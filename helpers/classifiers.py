@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Sampler
 
-from helpers import bench, embeddings, training
+from helpers import embeddings, training
 from helpers.config import Profile, get_device
 from helpers.rnn import check_sizes, length_mask, reverse_within_length
 from helpers.tokenization import Vocab, clean_text, word_tokenize
@@ -354,44 +354,6 @@ def train_bilstm(train: Dataset, val: Dataset, profile: Profile, init: str = "ra
                   clip_norm=5.0, progress=progress, desc=f"BiLSTM ({init})")
 
 
-# ---------------------------------------------------------------- benchmarks
-
-
 def best_row(history: list[dict[str, float]]) -> dict[str, float]:
     """The epoch with the best validation accuracy (the one training.fit keeps)."""
     return max(history, key=lambda row: row["val_accuracy"])
-
-
-def _result(trained: TrainedClassifier, test: Dataset, **params) -> dict:
-    """A benchmark row: test accuracy (scored once), the best epoch's validation accuracy, sizes."""
-    best = best_row(trained.history)
-    sizes = {"epochs_run": len(trained.history), "best_epoch": best["epoch"],
-             "vocab": trained.vocab_size,
-             "parameters": sum(p.numel() for p in trained.model.parameters())}
-    return {"test_accuracy": trained.accuracy(test), "val_accuracy": best["val_accuracy"],
-            "train_seconds": trained.train_seconds, "params": sizes | params}
-
-
-@bench.register("nbow_bigram",
-                "neural bag of uni+bigrams (fastText-style), mean-pooled embeddings, linear")
-def _bench_nbow_bigram(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
-    return _result(train_nbow_bigram(train, val, profile), test)
-
-
-@bench.register("bilstm", "1-layer BiLSTM, max+mean pooling, first+last words; embeddings random "
-                          "or skip-gram (frozen or fine-tuned), the best on validation")
-def _bench_bilstm(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
-    start = time.perf_counter()
-    vocab = bilstm_vocab(train["text"], profile)
-    vectors = pretrain_vectors(train["text"], vocab, profile.embed_dim, profile.sgns_epochs)
-    pretrain_seconds = time.perf_counter() - start
-    runs = {init: train_bilstm(train, val, profile, init, None if init == "random" else vectors,
-                               vocab)
-            for init in INITIALIZATIONS}
-    val_by_init = {init: round(best_row(run.history)["val_accuracy"], 4) for init, run in runs.items()}
-    chosen = max(val_by_init, key=val_by_init.get)
-    row = _result(runs[chosen], test, init=chosen, val_accuracy_by_init=val_by_init,
-                  pretrain_seconds=round(pretrain_seconds, 1))
-    # The time to train the chosen model from nothing: its skip-gram vectors included if it uses them.
-    row["train_seconds"] += 0.0 if chosen == "random" else pretrain_seconds
-    return row

@@ -80,7 +80,7 @@ class Profile:
     finetune_n_test: int | None  # test reviews that score the chosen model once (None: all)
     finetune_max_len: int  # WordPiece tokens per review in those runs, [CLS] and [SEP] included
     finetune_lr: float  # peak learning rate for fine-tuning `model_name`
-    bench_finetune_n_train: int | None  # finetune_minilm benchmark: training reviews
+    bench_finetune_n_train: int | None  # finetune_pretrained benchmark: training reviews
     bench_finetune_n_val: int | None  # its validation reviews
     bench_finetune_n_test: int | None  # its fixed, seeded sample of test reviews
     bench_finetune_max_len: int  # its tokens per review

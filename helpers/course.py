@@ -1,20 +1,19 @@
 """The course as a whole: its chapters, what each builds on, a map of them, and every recorded result.
 
-    course.CHAPTERS["09_deployment"].builds_on   # ('08_sentiment_pipeline',)
-    course.draw_map()                            # one figure: the chapters and their arrows
-    course.results_tables(bench.load_results())  # {"IMDB classifiers": DataFrame, "deploy: ...": DataFrame}
+    course.CHAPTERS["09_deployment"].builds_on     # ('08_sentiment_pipeline',)
+    course.draw_map()                              # one figure: the chapters and their arrows
+    course.results_tables(results.load_results())  # {"IMDB classifiers": DataFrame, "deploy: ...": DataFrame}
 
 Chapter 10 reads it; the README's notebook table lists the same chapters (a test keeps them equal).
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 import pandas as pd
 
-from helpers import bench
+from helpers import results
 
 
 @dataclass(frozen=True)
@@ -97,38 +96,15 @@ def draw_map(ax=None, chapters: dict[str, Chapter] = CHAPTERS):
 
 # --- Every recorded result, grouped for reading -------------------------------------------------------------
 
-STAMPS = ("benchmark", "model", "profile", "seed", "data_fingerprint", "commit", "versions", "machine", "date")
 
+def results_tables(recorded: dict[str, dict]) -> dict[str, pd.DataFrame]:
+    """The README's results tables as DataFrames of raw values (numbers stay numbers), by title.
 
-def results_tables(results: dict[str, dict]) -> dict[str, pd.DataFrame]:
-    """The recorded benchmark rows as tables: the IMDB classifiers (best first), then one per other benchmark.
-
-    IMDB rows are the ones stamped with their split sizes; another benchmark's table shows the columns it
-    registered (its module is imported to find them), else every field that is not a stamp.
+    The IMDB classifiers come first, best first within each profile, then one table per other benchmark,
+    titled "name: what it measures". `results.tables` decides the rows, their order and the columns.
     """
-    for module in bench.BENCHMARK_MODULES:
-        importlib.import_module(module)  # each module registers its benchmarks (and their columns)
-    rows = list(results.values())
-    imdb = [r for r in rows if "n_val" in r]
-    tables = {}
-    if imdb:
-        frame = pd.DataFrame([{
-            "model": r["model"], "what it is": r.get("description") or _description(r["benchmark"]),
-            "test accuracy": r["test_accuracy"], "validation accuracy": r.get("val_accuracy"),
-            "train reviews": r["n_train"], "test reviews": r["n_test"], "train seconds": r.get("train_seconds"),
-            "profile": r["profile"], "date": r["date"]} for r in imdb])
-        tables["IMDB classifiers"] = frame.sort_values(["profile", "test accuracy"], ascending=[True, False],
-                                                       ignore_index=True)
-    for name in sorted({r["benchmark"] for r in rows} - {r["benchmark"] for r in imdb}):
-        mine = [r for r in rows if r["benchmark"] == name]
-        registered = bench.REGISTRY.get(name)
-        columns = list(registered.columns) if registered else [k for k in mine[0] if k not in STAMPS]
-        frame = pd.DataFrame([{c: r.get(c) for c in columns} | {"profile": r["profile"], "date": r["date"]}
-                              for r in mine])
-        tables[f"{name}: {_description(name)}" if registered else name] = frame
-    return tables
-
-
-def _description(name: str) -> str:
-    registered = bench.REGISTRY.get(name)
-    return registered.description if registered else ""
+    frames = {}
+    for table in results.tables(recorded):
+        title = table.title if table.title == results.IMDB_TABLE else f"{table.title}: {table.description}"
+        frames[title] = pd.DataFrame(table.rows, columns=[c.header for c in table.columns])
+    return frames

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers import bench, config, data, ensemble, finetune
+from helpers import config, ensemble, finetune
 from helpers.tokenization import clean_text
 
 INPUTS = ("input_ids", "attention_mask")
@@ -389,21 +389,3 @@ def model_to_deploy(train, val, test, profile: config.Profile, seed: int = 0, pr
     small_train, val, test = ensemble.pipeline_splits(train, val, test, sized, seed)
     transformer = ensemble.train_transformer(small_train, val, sized, progress=progress)
     return transformer, test.select(range(min(profile.deploy_n_test, len(test))))
-
-
-COLUMNS = ("variant", "size_bytes", "build_seconds", "latency_p50_ms", "latency_p95_ms", "throughput_per_s",
-           "test_accuracy", "throughput_ratio_vs_eager", "accuracy_delta_points")
-
-
-@bench.register("deploy", "the pipeline's fine-tuned MiniLM (chapter 08), seven ways to run it, one thread",
-                imdb=False, key=("variant",), columns=COLUMNS)
-def _bench_deploy(profile: config.Profile, seed: int) -> list[dict]:
-    dsd = data.load_imdb(n_train=profile.n_train, n_test=profile.n_test, seed=seed)
-    train, val = data.train_val_split(dsd["train"], 0.1, seed=seed)
-    transformer, test = model_to_deploy(train, val, dsd["test"], profile, seed, progress=False)
-    with tempfile.TemporaryDirectory() as folder:
-        found = variants(transformer, folder, threads=1, compile=profile.deploy_compile)
-        rows = compare(transformer, found, list(test["text"]), test["label"], n_latency=profile.deploy_n_latency,
-                       threads=1)
-    cpu = torch.backends.cpu.get_cpu_capability()  # the int8 kernels' instruction set: AVX2, AVX512, ...
-    return [row | {"n_test": len(test), "threads": 1, "cpu_capability": cpu} for row in rows]

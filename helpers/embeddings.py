@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import sparse, stats
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from helpers.tokenization import Vocab, clean_text, word_tokenize
 
-if TYPE_CHECKING:  # transformers is slow to import and only the last function needs it
+if TYPE_CHECKING:  # transformers and scipy are slow to import: the functions that use them import them
+    from scipy import sparse
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 # ---------------------------------------------------------------- checks on what callers pass
@@ -265,6 +265,8 @@ def train_sgns(model: nn.Module, corpus: Corpus, epochs: int, window: int = 5, n
 
 def cooccurrence_matrix(corpus: Corpus, window: int = 10) -> sparse.csr_matrix:
     """GloVe's X: X[i, j] adds 1/d each time words i and j occur d <= window apart in one review."""
+    from scipy import sparse
+
     _positive("window", window)
     n = len(corpus.vocab)
     counts = sparse.csr_matrix((n, n), dtype=np.float64)
@@ -503,6 +505,8 @@ def word_similarity(vectors: Tensor, vocab: Vocab,
                     pairs: Iterable[tuple[str, str, float]]) -> tuple[float, int]:
     """Spearman correlation of cosine similarities with human scores, over the pairs whose two words have
     vectors; and the number of such pairs (the correlation is nan for fewer than two)."""
+    from scipy import stats
+
     pairs = _batch("pairs", pairs, "word pairs")
     known = [(a, b, score) for a, b, score in pairs if a in vocab and b in vocab]
     if len(known) < 2:  # a small vocabulary may know none of them: nothing to correlate

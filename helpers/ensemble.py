@@ -8,13 +8,12 @@ typo-perturbed reviews for measuring robustness.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
 
 import numpy as np
 from datasets import Dataset
 
-from helpers import baselines, bench, data, finetune
+from helpers import baselines, data, finetune
 from helpers.config import Profile
 from helpers.tokenization import clean_text
 
@@ -105,25 +104,3 @@ def tfidf_member(train: Dataset, val: Dataset):
     """Chapter 00's baseline: TF-IDF + logistic regression, C chosen on validation, fitted on train only."""
     return baselines.select_and_fit(list(train["text"]), list(train["label"]), list(val["text"]),
                                     list(val["label"]))[0]
-
-
-@bench.register("pipeline_ensemble", "fine-tuned MiniLM (head+tail) + TF-IDF, weights chosen on validation")
-def _bench_pipeline_ensemble(train, val, test, profile) -> dict:
-    small_train, val, test = pipeline_splits(train, val, test, profile)
-    transformer = train_transformer(small_train, val, profile)
-    start = time.perf_counter()
-    tfidf = tfidf_member(train, val)  # TF-IDF is cheap: it gets all of train
-    val_p = {"transformer": transformer.predict_proba(list(val["text"]))[:, 1].numpy(),
-             "tfidf": tfidf.predict_proba(list(val["text"]))[:, 1]}
-    weight, val_scores = choose_weight(val_p["transformer"], val_p["tfidf"], val["label"])
-    # A cached transformer keeps the time its training took; the rest (TF-IDF, the weight) is timed here.
-    seconds = transformer.train_seconds + time.perf_counter() - start
-    test_p = {"transformer": transformer.predict_proba(list(test["text"]))[:, 1].numpy(),
-              "tfidf": tfidf.predict_proba(list(test["text"]))[:, 1]}
-    labels = np.asarray(test["label"])
-    members = {name: float(((p >= 0.5) == labels).mean()) for name, p in test_p.items()}
-    ensemble = mix(test_p["transformer"], test_p["tfidf"], weight)
-    return {"test_accuracy": float(((ensemble >= 0.5) == labels).mean()), "val_accuracy": val_scores[weight],
-            "n_test": len(test), "n_val": len(val), "n_train": len(train), "n_train_transformer": len(small_train),
-            "train_seconds": seconds, "transformer_train_seconds": transformer.train_seconds,
-            "members": members, "transformer_weight": weight}

@@ -45,7 +45,7 @@ from transformers import (AutoConfig, AutoModel, AutoTokenizer, DataCollatorWith
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from helpers import config as course_config
-from helpers import bench, data, models, training
+from helpers import data, models, training
 from helpers.classifiers import make_loader
 
 TRUNCATIONS = ("head", "tail", "head+tail")
@@ -726,33 +726,3 @@ def trainer_fit(model: SentimentClassifier, tokenizer, train: Dataset, val: Data
         epochs=[{"epoch": round(row["epoch"]), "val_loss": row["eval_loss"], "val_accuracy": row["eval_accuracy"],
                  "seconds": row["eval_runtime"]} for row in log if "eval_accuracy" in row],
         steps=[{"step": row["step"], "loss": row["loss"], "lr": row["learning_rate"]} for row in log if "loss" in row])
-
-
-# --- Benchmark ---------------------------------------------------------------------------------------------
-
-BENCH_CONFIG = FinetuneConfig(lr=1e-4, epochs=1, batch_size=16, truncation="head+tail", pooling="mean", warmup=0.1)
-
-
-def checkpoint_name(name: str) -> str:
-    """What `name` loads, in a few words: "bert-base-uncased", or offline "all-MiniLM-L6-v2 (for bert-base-uncased)"."""
-    source, _ = models.resolve_checkpoint(name)
-    if source == name or name == models.OFFLINE_MODEL:
-        return Path(name).name
-    return f"{Path(models.OFFLINE_MODEL).name} (for {name})"
-
-
-@bench.register("finetune_minilm", "pre-trained encoder fine-tuned end to end: mean pooling, head+tail truncation")
-def _bench_finetune(train: Dataset, val: Dataset, test: Dataset, profile: course_config.Profile) -> dict:
-    """Chapter 06's fine-tuning at the profile's sizes, scored once on a fixed, seeded sample of test."""
-    config = dataclasses.replace(BENCH_CONFIG, epochs=profile.finetune_epochs, lr=profile.finetune_lr,
-                                 max_len=profile.bench_finetune_max_len)
-    train = data.subsample(train, profile.bench_finetune_n_train, seed=0)
-    val = data.subsample(val, profile.bench_finetune_n_val, seed=0)
-    test = data.subsample(test, profile.bench_finetune_n_test, seed=0)
-    trained = train_classifier(train, val, config, model_name=profile.model_name)
-    checkpoint = checkpoint_name(profile.model_name)
-    return {"test_accuracy": trained.accuracy(test), "val_accuracy": trained.history.best["val_accuracy"],
-            "train_seconds": trained.train_seconds, "n_train": len(train), "n_val": len(val), "n_test": len(test),
-            "description": f"{checkpoint} fine-tuned {config.epochs} epoch(s): {config.truncation} to "
-                           f"{config.max_len} tokens, {config.pooling} pooling, lr {config.lr:g} with warmup",
-            "params": dataclasses.asdict(config) | {"model": models.resolve_checkpoint(profile.model_name)[1]}}

@@ -14,9 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from helpers import bench, bigbird, config, longformer, reformer, transformer_xl
+from helpers import bigbird, config, longformer, reformer, transformer_xl
 
-BENCH_LENGTHS = (1024, 2048, 4096, 8192)
 BENCH_WINDOW, BENCH_DIM = 256, 64
 N_RANDOM_BLOCKS, LSH_ROUNDS = 3, 2  # BigBird's random blocks per query block; Reformer's hash rounds
 
@@ -139,13 +138,6 @@ def sweep(seq_lens: Sequence[int], patterns: Sequence[str] = tuple(PATTERNS), wi
             bar.set_postfix(pattern=pattern, seq_len=n)
             rows.append(measure(pattern, n, window, seed=seed))
     return rows
-
-
-@bench.register("long_attention", "one attention call, forward only: batch 1, one head, dim 64, window 256",
-                imdb=False, key=("pattern", "seq_len"),
-                columns=("pattern", "seq_len", "window", "keys_per_query", "seconds", "peak_bytes"))
-def _bench_long_attention(profile, seed: int) -> list[dict]:
-    return sweep(BENCH_LENGTHS, seed=seed, progress=False)
 
 
 def pattern_masks(seq_len: int = 64, window: int = 16, seed: int = 0) -> dict[str, Tensor]:

@@ -15,7 +15,6 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from tqdm.auto import tqdm
 
-from helpers import bench
 from helpers.attention import AdditiveAttention, MultiplicativeAttention, padding_mask
 from helpers.config import Profile, get_device
 from helpers.decoding import greedy_decode
@@ -483,21 +482,3 @@ def make_task(profile: Profile, seed: int = 0) -> dict[str, list[tuple[str, str]
     """The task at the profile's size: validation and test a quarter of training each, up to 12 digits."""
     n = profile.seq2seq_train
     return make_number_task(n, n // 4, n // 4, max_digits=12, seed=seed)
-
-
-@bench.register("seq2seq", "numbers in words to digits (1 to 12 digits), every model on the same pairs and "
-                "epochs", imdb=False, key=("model",),
-                columns=("model", "test_accuracy", "long_input_accuracy", "train_seconds", "n_train", "n_test",
-                         "params"))
-def _bench_seq2seq(profile: Profile, seed: int) -> list[dict]:
-    task, rows = make_task(profile, seed), []
-    for name, kind in (("gru", "gru"), ("gru_attention", "bahdanau"), ("transformer", "transformer")):
-        start = time.perf_counter()
-        model, _ = fit(kind, task, profile, seed=seed, progress=False)
-        seconds = time.perf_counter() - start
-        scored = score(model, task["test"])
-        rows.append({"model": name, "test_accuracy": sum(r["correct"] for r in scored) / len(scored),
-                     "long_input_accuracy": long_input_accuracy(scored), "train_seconds": seconds,
-                     "n_train": len(task["train"]), "n_test": len(task["test"]),
-                     "params": sum(p.numel() for p in model.parameters())})
-    return rows

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Sampler
 
-from helpers import bench, classifiers, training
+from helpers import training
 from helpers.attention import MultiHeadAttention, PositionalEncoding, causal_mask, padding_mask
 from helpers.config import Profile, get_device
 from helpers.tokenization import Vocab, clean_text, word_tokenize
@@ -292,23 +292,3 @@ def train_classifier(train: Dataset, val: Dataset, profile: Profile, progress: b
                            weight_decay=0.01, clip_norm=1.0, device=get_device(), progress=progress,
                            warmup=warmup)
     return TrainedClassifier(model, vocab, profile.max_len, history, time.perf_counter() - start)
-
-
-BENCH_WARMUP = 0.05  # the benchmark's warmup, chosen on validation with its skip-gram start (see the README)
-
-
-@bench.register("transformer_encoder", "Transformer encoder from scratch (pre-LN), mean+max pooling, "
-                "first+last words of each review; embeddings from skip-gram, learning rate warmed up and decayed")
-def _bench_transformer_encoder(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
-    start = time.perf_counter()
-    vocab = classifiers.bilstm_vocab(train["text"], profile)  # the words train_classifier would pick
-    vectors = classifiers.pretrain_vectors(train["text"], vocab, profile.transformer_dim, profile.sgns_epochs)
-    pretrain_seconds = time.perf_counter() - start
-    trained = train_classifier(train, val, profile, vectors=vectors, vocab=vocab, warmup=BENCH_WARMUP)
-    best = max(trained.history, key=lambda row: row["val_accuracy"])
-    # The time to train it from nothing: the skip-gram vectors included.
-    return {"test_accuracy": trained.accuracy(test), "val_accuracy": best["val_accuracy"],
-            "train_seconds": trained.train_seconds + pretrain_seconds,
-            "params": {"epochs_run": len(trained.history), "best_epoch": best["epoch"], "vocab": len(trained.vocab),
-                       "parameters": sum(p.numel() for p in trained.model.parameters()),
-                       "init": "skip-gram", "pretrain_seconds": round(pretrain_seconds, 1), "warmup": BENCH_WARMUP}}

@@ -1,3 +1,4 @@
+import doctest
 import json
 import multiprocessing
 import re
@@ -5,9 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from helpers import bench
+from helpers import bench, deploy, results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +40,7 @@ def own_data_benchmark():
 
 
 def test_course_benchmarks_are_registered():
-    bench._load_benchmarks()
-    assert {"tfidf_logreg", "nbow_bigram", "bilstm"} <= set(bench.REGISTRY)
+    assert {"tfidf_logreg", "nbow_bigram", "bilstm", "deploy", "finetune_pretrained"} <= set(bench.REGISTRY)
 
 
 def test_selection_data_never_includes_test(spy_benchmark):
@@ -63,9 +65,54 @@ def test_rows_carry_what_reproduces_them(spy_benchmark):
 def test_the_same_data_from_two_sources_is_one_row(spy_benchmark, tmp_path, monkeypatch):
     [row] = bench.run("spy", profile_name="smoke")
     relabelled = dict(row, data="local folder (parquet, from IMDB_DIR)")
-    results = bench.record([row], tmp_path / "r.json")
-    results = bench.record([relabelled], tmp_path / "r.json")
-    assert len(results) == 1
+    recorded = results.record([row], tmp_path / "r.json")
+    recorded = results.record([relabelled], tmp_path / "r.json")
+    assert len(recorded) == 1
+
+
+@pytest.fixture
+def imdb_folder(tmp_path):
+    """A parquet IMDB folder of reviews found nowhere else."""
+    for split, n in (("train", 40), ("test", 10)):
+        texts = [f"{split} review {i}: {'a delight' if i % 2 else 'a chore'}" for i in range(n)]
+        pq.write_table(pa.table({"text": texts, "label": [i % 2 for i in range(n)]}), tmp_path / f"{split}.parquet")
+    return tmp_path
+
+
+def test_deploy_measures_the_imdb_folder_it_is_given(imdb_folder, monkeypatch):
+    class Seen(Exception):
+        pass
+
+    def stop(train, val, test, profile, *args, **kwargs):
+        raise Seen({*train["text"], *val["text"], *test["text"]})
+
+    monkeypatch.setattr(deploy, "model_to_deploy", stop)  # what the model is trained and measured on
+    with pytest.raises(Seen) as seen:
+        bench.main(["deploy", "--profile", "smoke", "--imdb", str(imdb_folder)])
+    [texts] = seen.value.args
+    assert texts and all(t.startswith(("train review", "test review")) for t in texts)
+
+
+def test_own_data_benchmarks_refuse_an_imdb_folder_rather_than_ignore_it(own_data_benchmark, imdb_folder,
+                                                                           capsys):
+    with pytest.raises(ValueError, match="own data"):
+        bench.run("sweep", imdb=str(imdb_folder), profile_name="smoke")
+    bench.main(["sweep", "--profile", "smoke", "--imdb", str(imdb_folder)])  # --all passes it to every benchmark
+    assert "sweep brings its own data: it does not read --imdb" in capsys.readouterr().err
+
+
+def test_rows_carry_what_their_table_needs(own_data_benchmark, spy_benchmark):
+    [row] = bench.run("spy", profile_name="smoke")
+    assert row["table"] == results.IMDB_TABLE and row["description"] == "records what it is given"
+    sweep = bench.run("sweep", profile_name="smoke")[0]
+    assert (sweep["table"], sweep["key"], sweep["columns"]) == ("sweep", ["variant"], ["variant", "seconds",
+                                                                                         "peak_bytes"])
+
+
+def test_rows_without_their_table_stamps_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="lacks table, description, key"):
+        results.record([{"benchmark": "hand-made", "profile": "cpu", "test_accuracy": 0.9}], tmp_path / "r.json")
+    assert not (tmp_path / "r.json").exists()
 
 
 def test_tfidf_baseline_runs_end_to_end_on_the_sample(capsys):
@@ -76,29 +123,34 @@ def test_tfidf_baseline_runs_end_to_end_on_the_sample(capsys):
 
 def test_results_refresh_the_readme_table(tmp_path, spy_benchmark):
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{bench.TABLE_START}\nold\n{bench.TABLE_END}\noutro\n")
-    results = tmp_path / "results.json"
-    bench.main(["spy", "--profile", "smoke", "--record", str(results), "--readme", str(readme)])
-    bench.main(["spy", "--profile", "smoke", "--record", str(results), "--readme", str(readme)])
+    readme.write_text(f"intro\n{results.TABLE_START}\nold\n{results.TABLE_END}\noutro\n")
+    recorded = tmp_path / "results.json"
+    bench.main(["spy", "--profile", "smoke", "--record", str(recorded), "--readme", str(readme)])
+    bench.main(["spy", "--profile", "smoke", "--record", str(recorded), "--readme", str(readme)])
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert text.count("| `spy` |") == 1, "a rerun replaces its row"
     assert "**50.0%**" in text
-    assert len(json.loads(results.read_text())) == 1
+    assert "| records what it is given |" in text, "the row carries its description into the table"
+    assert len(json.loads(recorded.read_text())) == 1
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
 
 
 def test_benchmarks_with_their_own_data_get_their_own_table(tmp_path, own_data_benchmark):
     rows = bench.run("sweep", profile_name="smoke")
     assert [r["variant"] for r in rows] == ["a", "b"] and "n_val" not in rows[0]
-    tables = bench.markdown_tables(bench.record(rows, tmp_path / "r.json"))
+    tables = results.markdown_tables(results.record(rows, tmp_path / "r.json"))
     assert "**`sweep`**" in tables and "| variant | seconds | peak bytes | profile | machine |" in tables
     assert "| a | 0.50 s | 1.0 MiB | smoke |" in tables and "| b | 1.00 s | 2.0 MiB | smoke |" in tables
 
 
+def test_results_examples():
+    assert doctest.testmod(results).failed == 0
+
+
 def test_table_cells_read_like_the_prose():
-    assert [bench._cell("train_seconds", s) for s in (1729.78, 793.3, 2.345)] == ["1,730 s", "793 s", "2.35 s"]
-    assert bench._cell("test_accuracy", 0.9006) == "90.1%" and bench._cell("n_train", 22500) == "22,500"
+    assert [results.cell("train_seconds", s) for s in (1729.78, 793.3, 2.345)] == ["1,730 s", "793 s", "2.35 s"]
+    assert results.cell("test_accuracy", 0.9006) == "90.1%" and results.cell("n_train", 22500) == "22,500"
 
 
 def test_own_data_benchmarks_must_name_their_columns():
@@ -129,7 +181,9 @@ def test_the_command_line_sees_the_chapters_benchmarks():
 
 def _record_many(path: str, worker: int) -> None:
     for i in range(20):
-        bench.record([{"benchmark": f"w{worker}", "model": f"w{worker}", "profile": "smoke", "n": i}], Path(path))
+        row = {"benchmark": f"w{worker}", "model": f"w{worker}", "profile": "smoke", "n": i, "table": f"w{worker}",
+               "description": "a worker", "key": [], "columns": ["n"]}
+        results.record([row], Path(path))
 
 
 def test_concurrent_recorders_lose_no_rows_and_leave_valid_json(tmp_path):
@@ -140,11 +194,11 @@ def test_concurrent_recorders_lose_no_rows_and_leave_valid_json(tmp_path):
     for w in workers:
         w.join(60)
     assert all(w.exitcode == 0 for w in workers)
-    results = json.loads(path.read_text())
-    assert sorted(r["model"] for r in results.values()) == ["w0", "w1", "w2", "w3"]
-    assert all(r["n"] == 19 for r in results.values())
+    recorded = json.loads(path.read_text())
+    assert sorted(r["model"] for r in recorded.values()) == ["w0", "w1", "w2", "w3"]
+    assert all(r["n"] == 19 for r in recorded.values())
 
 
 def test_the_readme_tables_are_exactly_those_built_from_the_results():
-    results = bench.load_results(bench.RESULTS)
-    assert bench.readme_section((ROOT / "README.md").read_text()) == bench.markdown_tables(results)
+    recorded = results.load_results(results.RESULTS)
+    assert results.readme_section((ROOT / "README.md").read_text()) == results.markdown_tables(recorded)

@@ -5,7 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from helpers import bench, course, quiz
+from helpers import course, quiz, results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,28 +44,35 @@ def test_the_map_draws_a_box_per_chapter_and_an_arrow_per_dependency():
 
 def _row(benchmark, **fields):
     stamps = {"benchmark": benchmark, "model": benchmark, "profile": "cpu", "seed": 0, "commit": "abc",
-              "versions": {}, "machine": "m", "date": "2026-11-25"}
+              "versions": {}, "machine": "m", "date": "2026-11-25", "table": results.IMDB_TABLE,
+              "description": f"what {benchmark} is", "key": []}
     return stamps | fields
 
 
 def test_results_are_grouped_imdb_first_best_first():
-    results = {
+    recorded = {
         "a": _row("tfidf_logreg", test_accuracy=0.91, val_accuracy=0.91, n_train=9, n_val=1, n_test=10,
                   train_seconds=3.0, data="x"),
         "b": _row("bilstm", test_accuracy=0.88, val_accuracy=0.90, n_train=9, n_val=1, n_test=10,
                   train_seconds=30.0, data="x"),
         "c": _row("nbow_bigram", test_accuracy=0.905, val_accuracy=0.92, n_train=9, n_val=1, n_test=10,
                   train_seconds=5.0, data="x"),
-        "d": _row("unregistered_timing", variant="fast", speed=2.0),
+        "d": _row("timing", table="timing", key=["variant"], columns=["variant", "speed"], variant="fast",
+                  speed=2.0),
     }
-    tables = course.results_tables(results)
-    assert list(tables)[0] == "IMDB classifiers"
-    assert list(tables["IMDB classifiers"]["model"]) == ["tfidf_logreg", "nbow_bigram", "bilstm"]
-    assert tables["IMDB classifiers"]["what it is"][0] == bench.REGISTRY["tfidf_logreg"].description
-    other = tables["unregistered_timing"]
-    assert list(other.columns) == ["variant", "speed", "profile", "date"] and other["speed"][0] == 2.0
+    tables = course.results_tables(recorded)
+    assert list(tables) == ["IMDB classifiers", "timing: what timing is"]
+    imdb = tables["IMDB classifiers"]
+    assert list(imdb["model"]) == ["tfidf_logreg", "nbow_bigram", "bilstm"]
+    assert imdb["what it is"][0] == "what tfidf_logreg is" and imdb["test accuracy"][0] == 0.91
+    other = tables["timing: what timing is"]
+    assert list(other.columns) == ["variant", "speed", "profile", "machine"] and other["speed"][0] == 2.0
 
 
-def test_the_recorded_results_make_tables():
-    tables = course.results_tables(bench.load_results())
-    assert sum(len(t) for t in tables.values()) == len(bench.load_results())
+def test_the_notebook_and_the_readme_show_the_same_tables():
+    recorded = results.load_results()
+    frames = course.results_tables(recorded)
+    assert sum(len(t) for t in frames.values()) == len(recorded)
+    markdown = results.markdown_tables(recorded)
+    for frame in frames.values():
+        assert "| " + " | ".join(frame.columns) + " |" in markdown

@@ -6,7 +6,7 @@ import pytest
 import torch
 from tiny import tiny_finetuned
 
-from helpers import config, data, deploy, ensemble, finetune
+from helpers import bench, config, data, deploy, ensemble, finetune
 from helpers.sentiment import SentimentPredictor
 
 REVIEWS = ["A joy from start to finish.", "Two hours I will never get back, and the popcorn was stale too.",
@@ -92,7 +92,7 @@ def test_compare_measures_every_variant_against_the_first(exported):
              deploy.Variant("onnx int8", deploy.OnnxModel(int8, threads=1), int8)]
     rows = deploy.compare(classifier, found, REVIEWS * 2, [1, 0, 1, 1] * 2, batch_size=4, n_latency=3)
     assert [r["variant"] for r in rows] == ["eager fp32", "onnx fp32", "onnx int8"]
-    assert set(deploy.COLUMNS) <= set(rows[0])
+    assert set(bench.DEPLOY_COLUMNS) <= set(rows[0]), "every column of the deploy benchmark's table"
     assert rows[0]["throughput_ratio_vs_eager"] == 1 and rows[0]["accuracy_delta_points"] == 0
     assert rows[1]["label_agreement"] == 1 and rows[1]["max_probability_change"] < 1e-5
     assert rows[1]["size_bytes"] == deploy.size_on_disk(fp32)

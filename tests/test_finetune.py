@@ -289,7 +289,7 @@ def test_the_benchmark_scores_its_own_fixed_test_sample(monkeypatch, checkpoint)
     smoke = dataclasses.replace(config.get_profile("smoke"), model_name=checkpoint, finetune_lr=3e-3,
                                 bench_finetune_n_train=64, bench_finetune_n_val=16, bench_finetune_n_test=48)
     monkeypatch.setitem(config.PROFILES, "smoke", smoke)
-    [row] = bench.run("finetune_minilm", profile_name="smoke")
+    [row] = bench.run("finetune_pretrained", profile_name="smoke")
     assert (row["n_train"], row["n_val"], row["n_test"]) == (64, 16, 48), "the sizes actually used"
     assert 0 <= row["test_accuracy"] <= 1 and row["train_seconds"] > 0
     assert row["params"]["pooling"] == "mean" and row["params"]["truncation"] == "head+tail"

@@ -56,7 +56,6 @@ def test_measure_reports_the_rows_fields_and_a_quadratic_baseline():
 
 
 def test_the_benchmark_is_registered_with_its_table():
-    bench._load_benchmarks()
     benchmark = bench.REGISTRY["long_attention"]
     assert not benchmark.imdb and benchmark.key == ("pattern", "seq_len")
     assert {"pattern", "seq_len", "window", "seconds", "peak_bytes"} <= set(benchmark.columns)

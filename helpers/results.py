@@ -1,0 +1,206 @@
+"""The recorded benchmark results: one JSON file of rows, and the tables the README and chapter 10 show.
+
+    recorded = results.load_results()   # {key: row}: the latest row of each benchmark, model, profile, data
+    results.tables(recorded)            # the IMDB classifiers, then one table per other benchmark
+    results.markdown_tables(recorded)   # the same tables in Markdown, as the README shows them
+
+Each row describes itself (`python -m helpers.bench` stamps it when it runs): `table` (IMDB_TABLE, or the
+benchmark's own name), `description`, `key` (the fields that tell one benchmark's rows apart) and, for a table
+of its own, `columns` (the fields it shows). So the tables are made from the file alone, without importing
+the models that made the rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# The recorded results ship inside the package, so chapter 10 can show them in Colab too.
+RESULTS = Path(__file__).resolve().parent / "resources" / "benchmark_results.json"
+TABLE_START, TABLE_END = "<!-- bench:start -->", "<!-- bench:end -->"
+IMDB_TABLE = "IMDB classifiers"  # the `table` of the rows that are one classifier's accuracy on IMDB
+STAMPS = ("benchmark", "profile", "table", "description", "key")  # what every recorded row must carry
+
+
+# --- The results file --------------------------------------------------------------------------------------
+
+
+def row_key(row: dict) -> str:
+    """Rows with the same key replace each other: benchmark, its key fields, profile and data.
+
+    >>> row_key({"benchmark": "seq2seq", "key": ["model"], "model": "gru", "profile": "cpu"})
+    'seq2seq|gru|cpu|'
+    """
+    parts = [row["benchmark"], *(str(row[field]) for field in row["key"]), row["profile"]]
+    return "|".join([*parts, row.get("data_fingerprint", "")])
+
+
+def check_row(row: dict) -> dict:
+    """The row, if it carries what its table needs; else a clear error."""
+    missing = [s for s in STAMPS if s not in row]
+    if row.get("table", IMDB_TABLE) != IMDB_TABLE and "columns" not in row:
+        missing.append("columns")  # a table of its own shows the fields the row lists
+    if missing:
+        raise ValueError(f"Result row {row.get('benchmark', row)!r} lacks {', '.join(missing)}: record the "
+                         "rows that helpers.bench.run returns (it stamps them).")
+    return row
+
+
+def load_results(path: Path = RESULTS) -> dict[str, dict]:
+    """The recorded rows ({key: row}); an empty dict when the file does not exist yet."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write a unique temporary file beside `path`, then rename it: readers see the old file or the new."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside `path`, so that two runs recording at once keep each other's rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def record(rows: list[dict], path: Path, readme: Path | None = None) -> dict[str, dict]:
+    """Store `rows` in the results file (replacing earlier rows with the same keys); refresh the README."""
+    rows = [check_row(row) for row in rows]
+    with _locked(path):
+        recorded = load_results(path) | {row_key(row): row for row in rows}
+        _write_atomically(path, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+        if readme is not None:
+            update_readme(readme, recorded)
+    return recorded
+
+
+# --- The tables --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a results table: its header, the row field it shows, how Markdown marks its cells."""
+
+    header: str
+    field: str  # its name also picks the cell's format (see `cell`)
+    markdown: str = "{}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One results table: a title, what its benchmark measures, its columns, its rows of raw values."""
+
+    title: str
+    description: str
+    columns: tuple[Column, ...]
+    rows: list[list]
+
+
+# Every table ends with where its rows were measured; `ran_on` is the machine and the date in one cell.
+WHERE = (Column("profile", "profile"), Column("machine", "ran_on"))
+IMDB_COLUMNS = (Column("model", "model", "`{}`"), Column("what it is", "description"),
+                Column("test accuracy", "test_accuracy", "**{}**"),
+                Column("validation accuracy", "val_accuracy"),
+                Column("train / val / test reviews", "reviews"), Column("data", "data"), WHERE[0],
+                Column("train time", "train_seconds"), WHERE[1])
+
+
+def cell(field: str, value) -> str:
+    """One Markdown cell: accuracies as percentages, seconds and bytes with units, counts with separators.
+
+    >>> [cell("test_accuracy", 0.9006), cell("train_seconds", 1729.78), cell("reviews", (22500, 2500, 25000))]
+    ['90.1%', '1,730 s', '22,500 / 2,500 / 25,000']
+    """
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return " / ".join(cell(field, v) for v in value)
+    if field.endswith("accuracy") or field.endswith("_points"):
+        return f"{value:.1%}" if field.endswith("accuracy") else f"{value:+.2f}"
+    if field.endswith("seconds"):
+        return f"{value:,.0f} s" if value >= 10 else f"{value:.2f} s"
+    if field.endswith("bytes"):
+        return f"{value / 2**20:,.1f} MiB"
+    if field.endswith("_ms"):
+        return f"{value:.1f} ms"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _shown(row: dict) -> dict:
+    """The row with the fields its table shows but that are made of others."""
+    shown = row | {"ran_on": f"{row['machine']}, {row['date']}"}
+    if row["table"] == IMDB_TABLE:
+        shown["reviews"] = (row["n_train"], row["n_val"], row["n_test"])
+    return shown
+
+
+def _table(title: str, description: str, columns: tuple[Column, ...], rows: list[dict]) -> Table:
+    return Table(title, description, columns, [[_shown(row).get(c.field) for c in columns] for row in rows])
+
+
+def tables(recorded: dict[str, dict]) -> list[Table]:
+    """The IMDB classifiers (by profile, best test accuracy first), then one table per other benchmark."""
+    rows = [check_row(row) for row in recorded.values()]
+    imdb = sorted((r for r in rows if r["table"] == IMDB_TABLE),
+                  key=lambda r: (r["profile"], -r["test_accuracy"]))
+    made = [_table(IMDB_TABLE, "", IMDB_COLUMNS, imdb)] if imdb else []
+    for name in sorted({r["table"] for r in rows} - {IMDB_TABLE}):
+        mine = sorted((r for r in rows if r["table"] == name), key=row_key)
+        columns = (*(Column(field.replace("_", " "), field) for field in mine[0]["columns"]), *WHERE)
+        made.append(_table(name, mine[0]["description"], columns, mine))
+    return made
+
+
+def _markdown(table: Table) -> str:
+    lines = ["| " + " | ".join(c.header for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
+    for values in table.rows:
+        cells = [c.markdown.format(cell(c.field, v)) for c, v in zip(table.columns, values)]
+        lines.append("| " + " | ".join(cells) + " |")
+    heading = [] if table.title == IMDB_TABLE else [f"**`{table.title}`**: {table.description}", ""]
+    return "\n".join(heading + lines)
+
+
+def markdown_tables(recorded: dict[str, dict]) -> str:
+    """The README's benchmark tables, in Markdown."""
+    return "\n\n".join(_markdown(table) for table in tables(recorded))
+
+
+def readme_section(text: str) -> str:
+    """The text between the bench markers of a README."""
+    if TABLE_START not in text or TABLE_END not in text:
+        raise SystemExit(f"The README has no {TABLE_START} ... {TABLE_END} markers to put the tables "
+                         "between.")
+    return text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip("\n")
+
+
+def update_readme(readme: Path, recorded: dict[str, dict]) -> None:
+    """Replace the tables between the bench markers in the README."""
+    text = readme.read_text()
+    readme_section(text)  # refuses a README without markers before anything is written
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    _write_atomically(readme, f"{head}{TABLE_START}\n{markdown_tables(recorded)}\n{TABLE_END}{tail}")
