@@ -76,12 +76,12 @@ $(STAMPS)/%.done: notebooks/%.ipynb $(HELPERS) | install
 	$(PY) tools/tidy_outputs.py $<
 	@touch $@
 
-# Every registered benchmark on IMDB ($$IMDB_DIR if set), results into the README table.
+# Every registered benchmark on IMDB ($$IMDB_DIR if set), results into RESULTS.md's tables.
 bench: $(STAMPS)/bench.done
 
 $(STAMPS)/bench.done: $(HELPERS) | install
 	@mkdir -p $(STAMPS)
-	$(PY) -m helpers.bench --all --profile $${COURSE_PROFILE:-cpu} --record helpers/resources/benchmark_results.json --readme README.md
+	$(PY) -m helpers.bench --all --profile $${COURSE_PROFILE:-cpu} --record helpers/resources/benchmark_results.json --readme RESULTS.md
 	@touch $@
 
 # After an upgrade: pin what is installed as the tested versions.

@@ -1,7 +1,7 @@
-"""Benchmarks: train and evaluate course models, print one JSON line per result, keep the README tables.
+"""Benchmarks: train and evaluate course models, print one JSON line per result, keep RESULTS.md's tables.
 
     python -m helpers.bench tfidf_logreg --imdb ../shared/data/imdb --profile cpu
-    python -m helpers.bench --all --record helpers/resources/benchmark_results.json --readme README.md
+    python -m helpers.bench --all --record helpers/resources/benchmark_results.json --readme RESULTS.md
 
 A benchmark is a function registered under a name, here, chapter by chapter: this module sits on top of the
 chapters' modules, and none of them imports it. An IMDB benchmark gets (train, val, test, profile), with
@@ -53,7 +53,7 @@ def register(name: str, description: str, *, imdb: bool = True, key: Sequence[st
 
     imdb=True:  fn(train, val, test, profile) -> row or rows.
     imdb=False: fn(profile, seed) -> row or rows.
-    Without `columns`, the rows are IMDB classifiers' accuracies and go in the README's IMDB table; with them,
+    Without `columns`, the rows are IMDB classifiers' accuracies and go in RESULTS.md's IMDB table; with them,
     in a table of the benchmark's own showing those fields. `key` names the fields that make rows of one
     benchmark distinct (each row must have them).
     """
@@ -144,7 +144,7 @@ def _bench_seq2seq(profile: Profile, seed: int) -> list[dict]:
 
 # --- Chapter 05: the Transformer encoder as an IMDB classifier ----------------------------------------------
 
-TRANSFORMER_WARMUP = 0.05  # chosen on validation with the skip-gram start (see the README)
+TRANSFORMER_WARMUP = 0.05  # chosen on validation with the skip-gram start (see RESULTS.md)
 
 
 @register("transformer_encoder", "Transformer encoder from scratch (pre-LN), mean+max pooling, first+last "
@@ -331,7 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--record", type=Path,
                         help="JSON file that keeps the latest result of each benchmark")
-    parser.add_argument("--readme", type=Path, help="README whose results tables are refreshed from --record")
+    parser.add_argument("--readme", type=Path,
+                        help="Markdown file (RESULTS.md) whose tables are refreshed from --record")
     args = parser.parse_args(argv)
     names = list(REGISTRY) if args.all else args.names
     if not names:

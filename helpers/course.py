@@ -98,7 +98,7 @@ def draw_map(ax=None, chapters: dict[str, Chapter] = CHAPTERS):
 
 
 def results_tables(recorded: dict[str, dict]) -> dict[str, pd.DataFrame]:
-    """The README's results tables as DataFrames of raw values (numbers stay numbers), by title.
+    """RESULTS.md's tables as DataFrames of raw values (numbers stay numbers), by title.
 
     The IMDB classifiers come first, best first within each profile, then one table per other benchmark,
     titled "name: what it measures". `results.tables` decides the rows, their order and the columns.

@@ -1,8 +1,8 @@
-"""The recorded benchmark results: one JSON file of rows, and the tables the README and chapter 10 show.
+"""The recorded benchmark results: one JSON file of rows, and the tables RESULTS.md and chapter 10 show.
 
     recorded = results.load_results()   # {key: row}: the latest row of each benchmark, model, profile, data
     results.tables(recorded)            # the IMDB classifiers, then one table per other benchmark
-    results.markdown_tables(recorded)   # the same tables in Markdown, as the README shows them
+    results.markdown_tables(recorded)   # the same tables in Markdown, as RESULTS.md shows them
 
 Each row describes itself (`python -m helpers.bench` stamps it when it runs): `table` (IMDB_TABLE, or the
 benchmark's own name), `description`, `key` (the fields that tell one benchmark's rows apart) and, for a table
@@ -82,7 +82,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def record(rows: list[dict], path: Path, readme: Path | None = None) -> dict[str, dict]:
-    """Store `rows` in the results file (replacing earlier rows with the same keys); refresh the README."""
+    """Store `rows` in the results file (replacing earlier rows with the same keys); refresh RESULTS.md."""
     rows = [check_row(row) for row in rows]
     with _locked(path):
         recorded = load_results(path) | {row_key(row): row for row in rows}
@@ -185,20 +185,20 @@ def _markdown(table: Table) -> str:
 
 
 def markdown_tables(recorded: dict[str, dict]) -> str:
-    """The README's benchmark tables, in Markdown."""
+    """The benchmark tables in Markdown, as RESULTS.md shows them."""
     return "\n\n".join(_markdown(table) for table in tables(recorded))
 
 
 def readme_section(text: str) -> str:
-    """The text between the bench markers of a README."""
+    """The text between the bench markers of a Markdown file (RESULTS.md)."""
     if TABLE_START not in text or TABLE_END not in text:
-        raise SystemExit(f"The README has no {TABLE_START} ... {TABLE_END} markers to put the tables "
+        raise SystemExit(f"The file has no {TABLE_START} ... {TABLE_END} markers to put the tables "
                          "between.")
     return text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip("\n")
 
 
 def update_readme(readme: Path, recorded: dict[str, dict]) -> None:
-    """Replace the tables between the bench markers in the README."""
+    """Replace the tables between the bench markers in a Markdown file (RESULTS.md)."""
     text = readme.read_text()
     readme_section(text)  # refuses a README without markers before anything is written
     head, rest = text.split(TABLE_START, 1)

@@ -201,4 +201,4 @@ def test_concurrent_recorders_lose_no_rows_and_leave_valid_json(tmp_path):
 
 def test_the_readme_tables_are_exactly_those_built_from_the_results():
     recorded = results.load_results(results.RESULTS)
-    assert results.readme_section((ROOT / "README.md").read_text()) == results.markdown_tables(recorded)
+    assert results.readme_section((ROOT / "RESULTS.md").read_text()) == results.markdown_tables(recorded)
