@@ -520,8 +520,8 @@ class FineTuned:
         self.tokenizer.save_pretrained(folder / "tokenizer")
         meta = {"config": dataclasses.asdict(self.config), "model_name": self.model_name,
                 "num_labels": self.model.head.out_features, "train_seconds": self.train_seconds,
-                "history": dataclasses.asdict(self.history), "model_type": self.model.encoder.config.model_type,
-                "tokenizer_size": len(self.tokenizer)}
+                "history": dataclasses.asdict(self.history),
+                "model_type": self.model.encoder.config.model_type, "tokenizer_size": len(self.tokenizer)}
         (folder / "finetune.json").write_text(json.dumps(meta, indent=1))
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -559,7 +559,8 @@ def load(path: str | os.PathLike) -> FineTuned:
     """
     folder = storage.readable_folder(path)
     if not (folder / "finetune.json").is_file():
-        raise FileNotFoundError(f"{folder} holds no saved classifier (no finetune.json); save one with .save().")
+        raise FileNotFoundError(f"{folder} holds no saved classifier (no finetune.json); save one with "
+                                ".save().")
     if storage.verify_folder(folder) is None:
         warnings.warn(f"{folder} was saved before the course recorded checksums, so it cannot be checked for "
                       "damage: save it again (.save) to add them.", stacklevel=2)
@@ -568,7 +569,8 @@ def load(path: str | os.PathLike) -> FineTuned:
         config, history = FinetuneConfig(**meta["config"]), History(**meta["history"])
         num_labels, train_seconds, model_name = meta["num_labels"], meta["train_seconds"], meta["model_name"]
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{folder / 'finetune.json'} is damaged ({error!r}). Save the classifier again.") from None
+        raise ValueError(f"{folder / 'finetune.json'} is damaged ({error!r}). Save the classifier "
+                         "again.") from None
     encoder_config = _encoder_config(folder / "encoder", meta.get("model_type"))
     tokenizer = _tokenizer(folder / "tokenizer", meta.get("tokenizer_size"))
     model = SentimentClassifier(AutoModel.from_config(encoder_config, trust_remote_code=False), num_labels,
@@ -581,12 +583,12 @@ def load(path: str | os.PathLike) -> FineTuned:
 def _refuse_code(file: Path) -> None:
     """Refuse a config asking transformers to run Python code shipped in the folder (its `auto_map`)."""
     if "auto_map" in storage.read_json(file):
-        raise ValueError(f"{file} asks to run code shipped with the model (auto_map); the course never runs code "
-                         "from a saved folder. Save the classifier again with the course's code.")
+        raise ValueError(f"{file} asks to run code shipped with the model (auto_map); the course never runs "
+                         "code from a saved folder. Save the classifier again with the course's code.")
 
 
 def _encoder_config(folder: Path, model_type: str | None):
-    """The encoder's config from `folder` alone: no download, no custom code, the model type it was saved with."""
+    """The encoder's config from `folder` alone (no download, no custom code), of the type saved."""
     file = folder / "config.json"
     if not file.is_file():
         raise FileNotFoundError(f"{file} is missing: the saved classifier is incomplete. Save it again.")
@@ -594,10 +596,11 @@ def _encoder_config(folder: Path, model_type: str | None):
     try:
         encoder_config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"{file} cannot be read as an encoder's config ({error}). Save the classifier again.") from None
+        raise ValueError(f"{file} cannot be read as an encoder's config ({error}). Save the classifier "
+                         "again.") from None
     if model_type is not None and encoder_config.model_type != model_type:
-        raise ValueError(f"{file} describes a {encoder_config.model_type!r} encoder, but a {model_type!r} one was "
-                         "saved: the file was changed. Save the classifier again.")
+        raise ValueError(f"{file} describes a {encoder_config.model_type!r} encoder, but a {model_type!r} "
+                         "one was saved: the file was changed. Save the classifier again.")
     return encoder_config
 
 
@@ -611,10 +614,11 @@ def _tokenizer(folder: Path, size: int | None):
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{folder} cannot be read as a tokenizer ({error}). Save the classifier again.") from None
+        raise ValueError(f"{folder} cannot be read as a tokenizer ({error}). Save the classifier "
+                         "again.") from None
     if size is not None and len(tokenizer) != size:
-        raise ValueError(f"{file} gives a vocabulary of {len(tokenizer):,} tokens, but one of {size:,} was saved: "
-                         "the file was changed. Save the classifier again.")
+        raise ValueError(f"{file} gives a vocabulary of {len(tokenizer):,} tokens, but one of {size:,} was "
+                         "saved: the file was changed. Save the classifier again.")
     return tokenizer
 
 
@@ -627,10 +631,11 @@ def _load_weights(model: nn.Module, file: Path) -> None:
     except (SafetensorError, RuntimeError, OSError) as error:
         raise ValueError(f"{file} is damaged or belongs to another model ({error}). Save the classifier "
                          "again.") from None
-    broken = [name for name, w in model.state_dict().items() if w.is_floating_point() and not w.isfinite().all()]
+    broken = [name for name, w in model.state_dict().items()
+              if w.is_floating_point() and not w.isfinite().all()]
     if broken:
-        raise ValueError(f"{file} holds NaN or infinite weights ({', '.join(broken[:3])}): training diverged or "
-                         "the file is damaged. Retrain with a lower learning rate, or save the model again.")
+        raise ValueError(f"{file} holds NaN or infinite weights ({', '.join(broken[:3])}): training diverged "
+                         "or the file is damaged. Retrain with a lower learning rate, or save it again.")
 
 
 # --- From a train/validation split to a trained (or cached) classifier -------------------------------------

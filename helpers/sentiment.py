@@ -51,7 +51,7 @@ def check_texts(texts: Iterable[str]) -> list[str]:
             raise TypeError(f"Pass a list of texts; got a {type(texts).__name__}.") from None
         raise error
     for i, text in enumerate(texts):
-        if not isinstance(text, str):  # None gets here: finetune.check_texts's search takes None for "no bad item"
+        if not isinstance(text, str):  # None gets past finetune.check_texts, whose search ends in None
             raise TypeError(f"Every text must be a string, got {type(text).__name__} (text {i}).")
         if not text.strip():
             raise ValueError(f"Text {i} is empty or only whitespace: there is nothing to classify.")

@@ -36,7 +36,7 @@ class RefusedPath(ValueError):
     """A path the course will not write to; the message says why and what to do instead."""
 
 
-# --- Files ---------------------------------------------------------------------------------------------------
+# --- Files --------------------------------------------------------------------------------------------------
 
 
 def read_json(file: Path) -> object:
@@ -55,7 +55,8 @@ def write_file(path: str | os.PathLike, data: str | bytes) -> Path:
     _check_writable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open(path, "w")
+    # Unlike tempfile.mkstemp's 0600, the umask applies, as it does for open(path, "w").
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
@@ -73,7 +74,7 @@ def write_file(path: str | os.PathLike, data: str | bytes) -> Path:
 
 @contextlib.contextmanager
 def staged_files(path: str | os.PathLike) -> Iterator[Path]:
-    """A path to give a library that writes `path` (and files beside it) itself; on success they move into place.
+    """A path for a library that writes `path` (and files beside it) itself; on success they move in.
 
     The library writes into a temporary folder beside `path`; when the block ends without an error, every file
     there moves beside `path` (the one named like `path` last, so it never points to files not yet in place).
@@ -93,7 +94,7 @@ def staged_files(path: str | os.PathLike) -> Iterator[Path]:
         _sync_folder(path.parent)
 
 
-# --- Folders -------------------------------------------------------------------------------------------------
+# --- Folders ------------------------------------------------------------------------------------------------
 
 
 def replace_folder(path: str | os.PathLike, write: Callable[[Path], None], writer: str,
@@ -143,12 +144,14 @@ def check_target(path: str | os.PathLike, legacy: Callable[[Path], bool] | None 
         raise RefusedPath("The folder's path is empty: name the folder to save to, e.g. models/imdb.")
     path = _absolute(path)
     if path.exists() and not path.is_dir():
-        raise RefusedPath(f"{path} is a file, not a folder: choose a folder's path (the file is left as it is).")
+        raise RefusedPath(f"{path} is a file, not a folder: choose a folder's path (the file is left as "
+                          "it is).")
     foreign = _foreign(path, legacy) if path.is_dir() else []
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        raise RefusedPath(f"{path} holds files the course did not write ({shown}); it is not replaced, so that "
-                          "nothing in it is lost. Choose a new or empty folder, or one the course saved.")
+        raise RefusedPath(f"{path} holds files the course did not write ({shown}); it is not replaced, so "
+                          "that nothing in it is lost. Choose a new or empty folder, or one the course "
+                          "saved.")
     _check_writable(path)
     return path
 
@@ -173,7 +176,7 @@ def readable_folder(path: str | os.PathLike) -> Path:
 
     Reading changes nothing on disk: the next `replace_folder` finishes the swap.
     """
-    path = _absolute(path)
+    path = Path(path).expanduser().resolve()
     previous = siblings(path)[1]
     return previous if not path.exists() and previous.is_dir() else path
 
@@ -192,11 +195,11 @@ def verify_folder(folder: str | os.PathLike) -> dict | None:
     actual = _digests(folder, only=manifest["files"])
     for name, digest in manifest["files"].items():
         if name not in actual:
-            raise ValueError(f"{folder / name} is missing, though {MANIFEST} lists it: the folder is incomplete. "
-                             "Save it again, or copy the whole folder.")
+            raise ValueError(f"{folder / name} is missing, though {MANIFEST} lists it: the folder is "
+                             "incomplete. Save it again, or copy the whole folder.")
         if actual[name] != digest:
-            raise ValueError(f"{folder / name} is damaged or was changed since it was saved (its SHA-256 differs "
-                             f"from the one in {MANIFEST}). Save the folder again.")
+            raise ValueError(f"{folder / name} is damaged or was changed since it was saved (its SHA-256 "
+                             f"differs from the one in {MANIFEST}). Save the folder again.")
     return manifest
 
 
@@ -209,7 +212,7 @@ def siblings(path: Path) -> tuple[Path, Path]:
     return path.with_name(f".{path.name}.saving"), path.with_name(f".{path.name}.previous")
 
 
-# --- The pieces ----------------------------------------------------------------------------------------------
+# --- The pieces ---------------------------------------------------------------------------------------------
 
 
 def _absolute(path: str | os.PathLike) -> Path:
@@ -248,14 +251,14 @@ def _foreign(folder: Path, legacy: Callable[[Path], bool] | None) -> list[str]:
 
 
 def _manifest(folder: Path) -> dict | None:
-    """The manifest in `folder` if it holds a readable one (what wrote it and the files' digests), else None."""
+    """The manifest in `folder` (what wrote it, the files' digests) if it holds a readable one, else None."""
     try:
         manifest = read_json(folder / MANIFEST)
     except (OSError, ValueError):
         return None
-    ok = isinstance(manifest, dict) and isinstance(manifest.get("written_by"), str) and \
-        isinstance(manifest.get("files"), dict)
-    return manifest if ok else None
+    wellformed = (isinstance(manifest, dict) and isinstance(manifest.get("written_by"), str)
+                  and isinstance(manifest.get("files"), dict))
+    return manifest if wellformed else None
 
 
 def _write_manifest(folder: Path, writer: str, digests: dict[str, str]) -> None:
@@ -265,8 +268,10 @@ def _write_manifest(folder: Path, writer: str, digests: dict[str, str]) -> None:
 
 def _digests(folder: Path, only: Collection | None = None) -> dict[str, str]:
     """SHA-256 of every file in `folder` (or of those named in `only`) but the manifest, by relative path."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST) if only is None else \
-        [folder / name for name in only if (folder / name).is_file()]
+    if only is None:
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    else:
+        files = [folder / name for name in only if (folder / name).is_file()]
     digests = {}
     for file in files:
         with open(file, "rb") as f:
@@ -275,7 +280,7 @@ def _digests(folder: Path, only: Collection | None = None) -> dict[str, str]:
 
 
 def _sync(folder: Path) -> None:
-    """Flush every file and folder under `folder` to disk, so a rename cannot publish what a power cut loses."""
+    """Flush every file and folder under `folder` to disk: a rename must not publish what a crash loses."""
     for entry in sorted(folder.rglob("*"), key=lambda p: not p.is_file()):
         if entry.is_file():
             with open(entry, "rb") as f:

@@ -35,8 +35,8 @@ from helpers.sentiment import SentimentPredictor
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m helpers.train_sentiment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="folder to save the predictor to: new, empty, or a predictor "
-                        "the course saved (replaced atomically; any other folder is refused)")
+    parser.add_argument("--out", required=True, help="folder to save the predictor to: new, empty, or a "
+                        "predictor the course saved (replaced atomically; any other folder is refused)")
     parser.add_argument("--profile", choices=list(config.PROFILES), help="course profile (default $COURSE_PROFILE)")
     parser.add_argument("--model", help="checkpoint name or folder (default: the profile's model_name)")
     parser.add_argument("--imdb", help="IMDB folder (default $IMDB_DIR, the Hub, or the bundled sample)")
