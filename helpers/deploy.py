@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers import config, ensemble, finetune
+from helpers import config, ensemble, finetune, storage
 from helpers.tokenization import clean_text
 
 INPUTS = ("input_ids", "attention_mask")
@@ -118,19 +118,6 @@ def _quiet_export() -> Iterator[None]:
         registration.setLevel(level)
 
 
-@contextlib.contextmanager
-def _staged(path: Path) -> Iterator[Path]:
-    """Where to write `path` first: a temporary folder beside it, whose files move beside `path` on success.
-
-    So a failed export leaves nothing behind, and a graph and its weights file (`.data`) move as a pair.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        yield Path(tmp) / path.name
-        for file in Path(tmp).iterdir():
-            os.replace(file, path.parent / file.name)
-
-
 def export_onnx(model: nn.Module, path: str | os.PathLike, max_tokens: int = 512) -> Path:
     """Export `model` (input_ids, attention_mask -> logits) to ONNX at `path`, any batch size and length.
 
@@ -139,7 +126,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, max_tokens: int = 512
     """
     path = Path(path)
     batch, tokens = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("tokens", min=2, max=max_tokens)
-    with _staged(path) as staged, _quiet_export():
+    with storage.staged_files(path) as staged, _quiet_export():
         torch.onnx.export(copy.deepcopy(model).cpu().eval(), example_inputs(), staged, dynamo=True,
                           input_names=list(INPUTS), output_names=["logits"],
                           dynamic_shapes=({0: batch, 1: tokens}, {0: batch, 1: tokens}), verbose=False)
@@ -157,7 +144,7 @@ def export_onnx_legacy(model: nn.Module, path: str | os.PathLike) -> Path:
     eager = copy.deepcopy(model).cpu().eval()
     eager.encoder.set_attn_implementation("eager")
     dims = {0: "batch", 1: "tokens"}
-    with _staged(path) as staged, _quiet_export():
+    with storage.staged_files(path) as staged, _quiet_export():
         torch.onnx.export(eager, example_inputs(), staged, dynamo=False, input_names=list(INPUTS),
                           output_names=["logits"], opset_version=17,
                           dynamic_axes={"input_ids": dims, "attention_mask": dims, "logits": {0: "batch"}})
@@ -187,7 +174,7 @@ def fuse_attention(source: str | os.PathLike, target: str | os.PathLike, num_hea
         raise ValueError(f"onnxruntime fused no attention in {source}: export the model with "
                          "deploy.export_onnx_legacy (eager attention, the legacy exporter).")
     target = Path(target)
-    with _staged(target) as staged:
+    with storage.staged_files(target) as staged:
         optimized.save_model_to_file(str(staged))
     return target
 
@@ -214,7 +201,6 @@ def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     # onnxruntime logs a hint to pre-process (shape inference) first; the graph is already shape-annotated by the
     # exporter, so the hint does not apply here.
     root = logging.getLogger()
@@ -223,8 +209,9 @@ def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     try:
         # A fused graph's operators (Attention, SkipLayerNormalization) are onnxruntime's own, so ONNX's shape
         # inference cannot type their outputs; the quantizer then needs to be told they are float.
-        ort_quantize_dynamic(Path(source), target, weight_type=QuantType.QInt8,
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        with storage.staged_files(target) as staged:
+            ort_quantize_dynamic(Path(source), staged, weight_type=QuantType.QInt8,
+                                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
         root.setLevel(level)
     return target

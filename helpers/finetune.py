@@ -27,15 +27,16 @@ import json
 import math
 import os
 import re
-import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from datasets import Dataset, DatasetDict
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from torch import nn
 from torch.utils.data import DataLoader
@@ -45,7 +46,7 @@ from transformers import (AutoConfig, AutoModel, AutoTokenizer, DataCollatorWith
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from helpers import config as course_config
-from helpers import data, models, training
+from helpers import data, models, storage, training
 from helpers.classifiers import make_loader
 
 TRUNCATIONS = ("head", "tail", "head+tail")
@@ -509,84 +510,132 @@ class FineTuned:
         return (proba.argmax(-1) == torch.tensor(ds["label"])).float().mean().item()
 
     def write(self, folder: Path) -> None:
-        """Write the model, tokenizer, settings and history into the existing folder `folder`."""
+        """Write the model, tokenizer, settings and history into the existing folder `folder`.
+
+        finetune.json also records what `load` checks the other files against: the encoder's model type and
+        the tokenizer's vocabulary size (the manifest `save_folder` adds holds every file's checksum).
+        """
         save_model(self.model, str(folder / "model.safetensors"))
         self.model.encoder.config.save_pretrained(folder / "encoder")
         self.tokenizer.save_pretrained(folder / "tokenizer")
         meta = {"config": dataclasses.asdict(self.config), "model_name": self.model_name,
                 "num_labels": self.model.head.out_features, "train_seconds": self.train_seconds,
-                "history": dataclasses.asdict(self.history)}
+                "history": dataclasses.asdict(self.history),
+                "model_type": self.model.encoder.config.model_type, "tokenizer_size": len(self.tokenizer)}
         (folder / "finetune.json").write_text(json.dumps(meta, indent=1))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the classifier to the folder `path`, all or nothing (`save_folder`)."""
-        return save_folder(path, self.write)
+        return save_folder(path, self.write, writer="helpers.finetune.FineTuned.save")
 
 
-def save_folder(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Fill a staging folder beside `path` with `write(staging)`, then swap it in: a kill at any moment
-    leaves the old folder or the new one, and nothing half-written where a reader looks.
-
-    Two renames swap the folders (there is no portable atomic exchange of two folders): the old one
-    becomes `.NAME.previous`, the staging folder `.NAME.saving` becomes `NAME`. A save killed between them
-    leaves `NAME` missing and the old folder whole; `recover_folder`, called by every load and save, puts
-    it back.
-    """
-    path = Path(path).expanduser()
-    recover_folder(path)
-    staging, previous = _siblings(path)
-    shutil.rmtree(staging, ignore_errors=True)  # left by a save that was killed while writing
-    staging.mkdir(parents=True)
-    try:
-        write(staging)
-        _sync(staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if path.exists():
-        os.replace(path, previous)
-    os.replace(staging, path)
-    shutil.rmtree(previous, ignore_errors=True)
-    return path
+# What `save` wrote before folders carried a manifest (predictor.json: `SentimentPredictor.save`'s settings).
+OLD_LAYOUT = frozenset({"finetune.json", "model.safetensors", "encoder", "tokenizer", "predictor.json"})
 
 
-def recover_folder(path: Path) -> None:
-    """Finish what a killed `save_folder` left: put the old folder back, or drop it once the new one is in."""
-    previous = _siblings(path)[1]
-    if previous.exists():
-        if path.exists():
-            shutil.rmtree(previous)
-        else:
-            os.replace(previous, path)
+def saved_before_manifests(folder: Path) -> bool:
+    """Whether `folder` looks saved by the course before it wrote manifests: those names and nothing else."""
+    names = {p.name for p in folder.iterdir()}
+    return "finetune.json" in names and names <= OLD_LAYOUT
 
 
-def _siblings(path: Path) -> tuple[Path, Path]:
-    """The staging folder a save writes into, and where the old folder waits during the swap."""
-    return path.with_name(f".{path.name}.saving"), path.with_name(f".{path.name}.previous")
+def check_save_path(path: str | os.PathLike) -> Path:
+    """`path` made absolute if `save_folder` may write there; else `storage.RefusedPath`. Writes nothing."""
+    return storage.check_target(path, legacy=saved_before_manifests)
 
 
-def _sync(folder: Path) -> None:
-    """Flush every file in `folder` to disk, so the rename cannot publish files a power cut would lose."""
-    for file in folder.rglob("*"):
-        if file.is_file():
-            with open(file, "rb") as f:
-                os.fsync(f.fileno())
+def save_folder(path: str | os.PathLike, write: Callable[[Path], None],
+                writer: str = "helpers.finetune.save_folder") -> Path:
+    """Fill a new folder with `write(folder)` and swap it in at `path`: a kill at any moment leaves the old
+    folder or the new one (`storage.replace_folder`). Only a folder the course saved is replaced."""
+    return storage.replace_folder(path, write, writer, legacy=saved_before_manifests)
 
 
 def load(path: str | os.PathLike) -> FineTuned:
-    """A classifier written by `FineTuned.save`, on the course's device."""
-    path = Path(path).expanduser()
-    recover_folder(path)
-    if not (path / "finetune.json").is_file():
-        raise FileNotFoundError(f"{path} holds no saved classifier (no finetune.json); save one with .save().")
-    meta = json.loads((path / "finetune.json").read_text())
-    config = FinetuneConfig(**meta["config"])
-    encoder = AutoModel.from_config(AutoConfig.from_pretrained(path / "encoder"))
-    model = SentimentClassifier(encoder, meta["num_labels"], config.pooling, config.dropout)
-    load_model(model, str(path / "model.safetensors"))
+    """A classifier written by `FineTuned.save`, on the course's device, after checking it is undamaged.
+
+    Only local files are read and no code from the folder is run. A folder saved before the course wrote
+    checksums loads with a warning; anything damaged is refused with an error naming the file.
+    """
+    folder = storage.readable_folder(path)
+    if not (folder / "finetune.json").is_file():
+        raise FileNotFoundError(f"{folder} holds no saved classifier (no finetune.json); save one with "
+                                ".save().")
+    if storage.verify_folder(folder) is None:
+        warnings.warn(f"{folder} was saved before the course recorded checksums, so it cannot be checked for "
+                      "damage: save it again (.save) to add them.", stacklevel=2)
+    meta = storage.read_json(folder / "finetune.json")
+    try:
+        config, history = FinetuneConfig(**meta["config"]), History(**meta["history"])
+        num_labels, train_seconds, model_name = meta["num_labels"], meta["train_seconds"], meta["model_name"]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{folder / 'finetune.json'} is damaged ({error!r}). Save the classifier "
+                         "again.") from None
+    encoder_config = _encoder_config(folder / "encoder", meta.get("model_type"))
+    tokenizer = _tokenizer(folder / "tokenizer", meta.get("tokenizer_size"))
+    model = SentimentClassifier(AutoModel.from_config(encoder_config, trust_remote_code=False), num_labels,
+                                config.pooling, config.dropout)
+    _load_weights(model, folder / "model.safetensors")
     model.to(course_config.get_device()).eval()
-    return FineTuned(model, AutoTokenizer.from_pretrained(path / "tokenizer"), config, History(**meta["history"]),
-                     meta["train_seconds"], meta["model_name"])
+    return FineTuned(model, tokenizer, config, history, train_seconds, model_name)
+
+
+def _refuse_code(file: Path) -> None:
+    """Refuse a config asking transformers to run Python code shipped in the folder (its `auto_map`)."""
+    if "auto_map" in storage.read_json(file):
+        raise ValueError(f"{file} asks to run code shipped with the model (auto_map); the course never runs "
+                         "code from a saved folder. Save the classifier again with the course's code.")
+
+
+def _encoder_config(folder: Path, model_type: str | None):
+    """The encoder's config from `folder` alone (no download, no custom code), of the type saved."""
+    file = folder / "config.json"
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} is missing: the saved classifier is incomplete. Save it again.")
+    _refuse_code(file)
+    try:
+        encoder_config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{file} cannot be read as an encoder's config ({error}). Save the classifier "
+                         "again.") from None
+    if model_type is not None and encoder_config.model_type != model_type:
+        raise ValueError(f"{file} describes a {encoder_config.model_type!r} encoder, but a {model_type!r} "
+                         "one was saved: the file was changed. Save the classifier again.")
+    return encoder_config
+
+
+def _tokenizer(folder: Path, size: int | None):
+    """The tokenizer from `folder` alone, with the vocabulary size it was saved with."""
+    file = folder / "tokenizer.json"
+    if not file.is_file():  # without it, transformers builds a tokenizer of 5 special tokens and says nothing
+        raise FileNotFoundError(f"{file} is missing: the saved classifier is incomplete. Save it again.")
+    if (folder / "tokenizer_config.json").is_file():
+        _refuse_code(folder / "tokenizer_config.json")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{folder} cannot be read as a tokenizer ({error}). Save the classifier "
+                         "again.") from None
+    if size is not None and len(tokenizer) != size:
+        raise ValueError(f"{file} gives a vocabulary of {len(tokenizer):,} tokens, but one of {size:,} was "
+                         "saved: the file was changed. Save the classifier again.")
+    return tokenizer
+
+
+def _load_weights(model: nn.Module, file: Path) -> None:
+    """Load `file` into `model`; refuse a damaged file, missing or extra weights, and NaN or infinite ones."""
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} is missing: the saved classifier is incomplete. Save it again.")
+    try:
+        load_model(model, str(file))
+    except (SafetensorError, RuntimeError, OSError) as error:
+        raise ValueError(f"{file} is damaged or belongs to another model ({error}). Save the classifier "
+                         "again.") from None
+    broken = [name for name, w in model.state_dict().items()
+              if w.is_floating_point() and not w.isfinite().all()]
+    if broken:
+        raise ValueError(f"{file} holds NaN or infinite weights ({', '.join(broken[:3])}): training diverged "
+                         "or the file is damaged. Retrain with a lower learning rate, or save it again.")
 
 
 # --- From a train/validation split to a trained (or cached) classifier -------------------------------------
@@ -628,8 +677,7 @@ def train_classifier(train: Dataset, val: Dataset, config: FinetuneConfig, model
     folder = None
     if cache_dir is not None:
         folder = Path(cache_dir).expanduser() / cache_key(model_name, config, train, val, pretrained)
-        recover_folder(folder)
-        if (folder / "finetune.json").is_file():
+        if (storage.readable_folder(folder) / "finetune.json").is_file():
             if progress:
                 print(f"Loaded the fine-tuned classifier from the cache ({folder.name}).")
             return load(folder)

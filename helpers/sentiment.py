@@ -8,12 +8,14 @@ It wraps chapter 06's `finetune.FineTuned` (encoder, pooled head, tokenizer and 
 with: head+tail by default, so a review longer than the model's window keeps its opening and its verdict) and
 adds what an application needs: strict input checks, the same cleaning as in training (HTML out), batches of
 similar length with a progress bar, a calibration temperature, and an all-or-nothing save (safetensors
-weights, JSON settings; `finetune.save_folder`).
+weights, JSON settings, checksums checked at load; `finetune.save_folder`).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from helpers import finetune, training
+from helpers import finetune, storage, training
 from helpers.tokenization import clean_text
 
 LABELS = ("negative", "positive")  # index = class id: IMDB's 0 and 1
@@ -49,6 +51,8 @@ def check_texts(texts: Iterable[str]) -> list[str]:
             raise TypeError(f"Pass a list of texts; got a {type(texts).__name__}.") from None
         raise error
     for i, text in enumerate(texts):
+        if not isinstance(text, str):  # None gets past finetune.check_texts, whose search ends in None
+            raise TypeError(f"Every text must be a string, got {type(text).__name__} (text {i}).")
         if not text.strip():
             raise ValueError(f"Text {i} is empty or only whitespace: there is nothing to classify.")
     return texts
@@ -63,8 +67,11 @@ class SentimentPredictor:
     batch_size: int = 64
 
     def __post_init__(self):
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}.")
+        t = self.temperature
+        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 < t < math.inf:
+            raise ValueError(f"temperature must be positive and finite, got {self.temperature!r}.")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive number of texts, got {self.batch_size!r}.")
 
     @property
     def max_len(self) -> int:
@@ -109,14 +116,17 @@ class SentimentPredictor:
     @classmethod
     def load(cls, directory: str | os.PathLike) -> SentimentPredictor:
         """A predictor saved with `save` (or a classifier saved by `FineTuned.save`), on the course's device."""
-        directory = Path(directory)
-        finetune.recover_folder(directory)
+        directory = storage.readable_folder(directory)
         if not (directory / "finetune.json").is_file():
             raise FileNotFoundError(f"No saved predictor in {directory} (no finetune.json). Train one with "
                                     "`python -m helpers.train_sentiment --out DIR`, or save one with .save(DIR).")
+        classifier = finetune.load(directory)  # checks every file, predictor.json included
         settings_file = directory / SETTINGS_FILE
-        settings = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
-        return cls(finetune.load(directory), **settings)
+        settings = storage.read_json(settings_file) if settings_file.is_file() else {}
+        try:
+            return cls(classifier, **settings)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{settings_file} is damaged ({error}). Save the predictor again.") from None
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write the predictor to `directory`, all or nothing: a save killed midway leaves the old one.
@@ -130,4 +140,4 @@ class SentimentPredictor:
             self.classifier.write(folder)
             (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
 
-        return finetune.save_folder(directory, write)
+        return finetune.save_folder(directory, write, writer="helpers.sentiment.SentimentPredictor.save")

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
 import time
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -26,14 +28,15 @@ from torch import nn
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 from transformers.utils import logging as hf_logging
 
-from helpers import config, data, finetune
+from helpers import config, data, finetune, storage
 from helpers.sentiment import SentimentPredictor
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m helpers.train_sentiment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="folder the trained predictor is saved to (replaced atomically)")
+    parser.add_argument("--out", required=True, help="folder to save the predictor to: new, empty, or a "
+                        "predictor the course saved (replaced atomically; any other folder is refused)")
     parser.add_argument("--profile", choices=list(config.PROFILES), help="course profile (default $COURSE_PROFILE)")
     parser.add_argument("--model", help="checkpoint name or folder (default: the profile's model_name)")
     parser.add_argument("--imdb", help="IMDB folder (default $IMDB_DIR, the Hub, or the bundled sample)")
@@ -48,10 +51,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--logging-steps", type=int, default=50)
     args = parser.parse_args(argv)
-    for name in ("n_train", "n_val", "max_len", "batch_size", "logging_steps"):
+
+    def refuse(message: str) -> NoReturn:  # one line, before anything is loaded or trained
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+    for name in ("n_train", "n_val", "max_len", "batch_size", "logging_steps", "epochs", "lr"):
         value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be a positive number, got {value}")
+        if value is not None and not 0 < value < math.inf:
+            refuse(f"--{name.replace('_', '-')} must be a positive number, got {value}")
+    if args.max_len is not None and args.max_len < 3:
+        refuse(f"--max-len must be at least 3 ([CLS], one token, [SEP]), got {args.max_len}")
+    for name in ("warmup", "dropout"):
+        if not 0 <= getattr(args, name) < 1:
+            refuse(f"--{name} is a fraction: 0 <= {name} < 1, got {getattr(args, name)}")
+    if not 0 <= args.seed < 2**32:
+        refuse(f"--seed must be between 0 and 2**32 - 1, got {args.seed}")
+    try:
+        finetune.check_save_path(args.out)
+    except storage.RefusedPath as error:
+        refuse(f"--out: {error}")
     return args
 
 
@@ -102,7 +120,8 @@ def main(argv: list[str] | None = None) -> dict:
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     config.seed_everything(args.seed)
     n_train = args.n_train or profile.pipeline_n_train
-    max_len, epochs = args.max_len or profile.pipeline_max_len, args.epochs or profile.finetune_epochs
+    max_len = args.max_len or profile.pipeline_max_len
+    epochs = args.epochs if args.epochs is not None else profile.finetune_epochs
     dsd = data.load_imdb(args.imdb, seed=args.seed)  # test stays untouched: selection is on validation
     train, val = data.train_val_split(dsd["train"], 0.1, seed=args.seed)
     train, val = data.subsample(train, n_train, args.seed), data.subsample(val, args.n_val, args.seed)

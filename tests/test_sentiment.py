@@ -1,8 +1,18 @@
+import json
+import math
+import os
+import shutil
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
+import huggingface_hub
 import numpy as np
 import pytest
+import torch
 
+from helpers import storage
 from helpers.sentiment import Prediction, SentimentPredictor
 from tiny import kill_a_save, tiny_finetuned
 
@@ -106,3 +116,132 @@ def test_a_save_killed_midway_leaves_the_old_predictor_intact(predictor, tmp_pat
     loaded.save(folder)  # the next save clears what the killed one left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     assert SentimentPredictor.load(folder).temperature == 2.0
+
+
+def test_none_among_the_texts_gets_the_same_type_error_as_other_non_strings(predictor):
+    with pytest.raises(TypeError, match="must be a string, got NoneType"):
+        predictor.predict(["fine", None])
+
+
+@pytest.mark.parametrize("temperature", [math.inf, math.nan, -1.0, 0.0, "1.5"])
+def test_temperature_must_be_a_positive_finite_number(predictor, temperature):
+    with pytest.raises(ValueError, match="temperature must be positive and finite"):
+        SentimentPredictor(predictor.classifier, temperature=temperature)
+
+
+# --- Loading: only the folder's own files, checked, never changed -------------------------------------------
+
+
+def without_manifest(folder: Path) -> Path:
+    """The folder as the course saved it before it wrote manifests."""
+    (folder / storage.MANIFEST).unlink(missing_ok=True)  # missing_ok: the old code wrote none
+    return folder
+
+
+def test_loading_deletes_nothing_beside_the_folder(predictor, tmp_path):
+    folder = predictor.save(tmp_path / "model")
+    shutil.copytree(folder, tmp_path / ".model.previous")  # a save cut off after its second rename left it
+    SentimentPredictor.load(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.previous", "model"]
+
+
+def test_a_folder_saved_before_manifests_loads_with_a_warning(predictor, tmp_path):
+    folder = predictor.save(tmp_path / "model")
+    for name in ("model_type", "tokenizer_size"):  # what the old code did not record either
+        meta = json.loads((folder / "finetune.json").read_text())
+        del meta[name]
+        (folder / "finetune.json").write_text(json.dumps(meta))
+    without_manifest(folder)
+    with pytest.warns(UserWarning, match="saved before the course recorded checksums.*save it again"):
+        loaded = SentimentPredictor.load(folder)
+    np.testing.assert_allclose(loaded.predict_proba(REVIEWS), predictor.predict_proba(REVIEWS), atol=1e-6)
+    loaded.save(folder)  # replacing it is allowed: the course wrote it
+    assert storage.verify_folder(folder) is not None
+
+
+def plant_code(folder: Path, config_file: str) -> Path:
+    """Give `config_file` an auto_map pointing at a module in the folder that leaves a mark when imported."""
+    marker = folder.parent / "planted-code-ran"
+    (folder / config_file).parent.joinpath("planted.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nfrom transformers import BertConfig as PlantedConfig\n"
+        "from transformers import BertTokenizer as PlantedTokenizer\n")
+    config = json.loads((folder / config_file).read_text())
+    if config_file.startswith("encoder"):
+        config |= {"model_type": "planted", "auto_map": {"AutoConfig": "planted.PlantedConfig"}}
+    else:
+        config |= {"tokenizer_class": "PlantedTokenizer",
+                   "auto_map": {"AutoTokenizer": ["planted.PlantedTokenizer", None]}}
+    (folder / config_file).write_text(json.dumps(config))
+    return marker
+
+
+@pytest.mark.parametrize("config_file", ["encoder/config.json", "tokenizer/tokenizer_config.json"])
+def test_loading_never_runs_code_from_the_folder_nor_asks_whether_to(predictor, tmp_path, config_file):
+    folder = without_manifest(predictor.save(tmp_path / "model"))  # a crafted folder may carry no manifest
+    marker = plant_code(folder, config_file)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    code = "import sys\nfrom helpers.sentiment import SentimentPredictor as P\nP.load(sys.argv[1])"
+    result = subprocess.run([sys.executable, "-c", code, str(folder)], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert "Do you wish to run the custom code" not in result.stdout + result.stderr
+    assert not marker.exists(), "the planted code ran"
+    assert result.returncode != 0 and f"{config_file} asks to run code shipped" in result.stderr
+
+
+def test_a_missing_encoder_is_not_looked_up_on_the_hub(predictor, tmp_path, monkeypatch, no_network):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # as on a machine that is online
+    shutil.rmtree(predictor.save("model") / "encoder")
+    with pytest.raises(ValueError, match="encoder/config.json is missing"):  # the manifest lists it
+        SentimentPredictor.load("model")
+    without_manifest(tmp_path / "model")
+    with pytest.warns(UserWarning), pytest.raises(FileNotFoundError, match="encoder/config.json is missing"):
+        SentimentPredictor.load("model")
+
+
+def set_nan(predictor: SentimentPredictor) -> None:
+    with torch.no_grad():
+        predictor.classifier.model.head.weight[0, 0] = math.nan
+
+
+def edit_json(file: Path, **changes) -> None:
+    file.write_text(json.dumps(json.loads(file.read_text()) | changes))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: f.joinpath("model.safetensors").write_bytes(f.joinpath("model.safetensors").read_bytes()[:-9]),
+     "model.safetensors is damaged or was changed"),
+    (lambda f: f.joinpath("tokenizer", "tokenizer.json").unlink(), "tokenizer.json is missing"),
+    (lambda f: edit_json(f / "predictor.json", temperature=3.0), "predictor.json is damaged or was changed"),
+])
+def test_a_damaged_folder_is_refused_naming_the_file(predictor, tmp_path, damage, message):
+    folder = predictor.save(tmp_path / "model")
+    damage(folder)
+    with pytest.raises(ValueError, match=message):
+        SentimentPredictor.load(folder)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: f.joinpath("model.safetensors").write_bytes(f.joinpath("model.safetensors").read_bytes()[:-9]),
+     "model.safetensors is damaged or belongs to another model"),
+    (lambda f: f.joinpath("finetune.json").write_text('{"config": {'), "finetune.json is damaged: it is not"),
+    (lambda f: f.joinpath("predictor.json").write_text('{"temperature": NaN}'), "predictor.json is damaged"),
+    (lambda f: f.joinpath("tokenizer", "tokenizer.json").unlink(), "tokenizer.json is missing"),
+    (lambda f: edit_json(f / "encoder" / "config.json", model_type="roberta"),
+     "describes a 'roberta' encoder, but a 'bert' one was saved"),
+    (lambda f: edit_json(f / "finetune.json", tokenizer_size=5), "vocabulary of 30,522 tokens, but one of 5"),
+])
+def test_a_damaged_folder_without_checksums_is_refused_naming_the_file(predictor, tmp_path, damage, message):
+    folder = without_manifest(predictor.save(tmp_path / "model"))
+    damage(folder)
+    refused = pytest.raises((ValueError, FileNotFoundError), match=message)
+    with pytest.warns(UserWarning, match="checksums"), refused:
+        SentimentPredictor.load(folder)
+
+
+def test_nan_weights_are_refused(predictor, tmp_path):
+    set_nan(predictor)
+    folder = predictor.save(tmp_path / "model")
+    with pytest.raises(ValueError, match=r"model.safetensors holds NaN or infinite weights \(head.weight\)"):
+        SentimentPredictor.load(folder)

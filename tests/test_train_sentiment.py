@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from helpers import train_sentiment
 from helpers.sentiment import SentimentPredictor
-from tiny import tiny_encoder
+from tiny import tiny_encoder, tiny_finetuned
 
 ROOT = Path(__file__).resolve().parents[1]
 # Four reviews, two epochs, a global batch of four: every step sees all four reviews on one process or two,
@@ -71,3 +72,76 @@ def test_sizes_must_be_positive(flag, capsys):
     with pytest.raises(SystemExit):
         train_sentiment.parse_args(["--out", "x", flag, "0"])
     assert "must be a positive number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--epochs", "0", "--epochs must be a positive number, got 0.0"),
+    ("--epochs", "-1", "--epochs must be a positive number, got -1.0"),
+    ("--epochs", "nan", "--epochs must be a positive number"),
+    ("--lr", "0", "--lr must be a positive number"),
+    ("--lr", "inf", "--lr must be a positive number"),
+    ("--max-len", "2", "--max-len must be at least 3"),
+    ("--warmup", "1.5", "--warmup is a fraction"),
+    ("--dropout", "-0.1", "--dropout is a fraction"),
+    ("--seed", "-1", "--seed must be between 0 and 2\\*\\*32 - 1"),
+])
+def test_numbers_out_of_range_are_refused(flag, value, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit:
+        train_sentiment.parse_args(["--out", str(tmp_path / "model"), flag, value])
+    assert exit.value.code == 2 and re.search(message, capsys.readouterr().err)
+
+
+def users_folder(tmp_path: Path) -> Path:
+    """A folder of the user's: a thesis, data in a subfolder, an old model of their own."""
+    folder = tmp_path / "work"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "old_model").mkdir()
+    (folder / "thesis.txt").write_text("three years of work")
+    (folder / "sub" / "data.csv").write_text("text,label\n")
+    (folder / "old_model" / "weights.bin").write_bytes(b"\0" * 8)
+    return folder
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("out, message", [
+    ("work", r"work holds files the course did not write \(old_model, sub, thesis.txt\)"),
+    ("work/thesis.txt", "thesis.txt is a file, not a folder"),
+    ("", "path is empty"),
+    ("/proc/model", "/proc cannot be written to"),
+    ("work/thesis.txt/model", "thesis.txt is a file, not a folder"),
+])
+def test_an_out_folder_that_is_not_the_courses_is_refused_before_training(out, message, tmp_path, monkeypatch,
+                                                                          capsys):
+    folder = users_folder(tmp_path)
+    before = contents(folder)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(train_sentiment.data, "load_imdb", lambda *a, **k: pytest.fail("loaded the data"))
+    monkeypatch.setattr(train_sentiment.finetune, "build_classifier",
+                        lambda *a, **k: pytest.fail("built a model"))
+    with pytest.raises(SystemExit) as exit:
+        train_sentiment.main(["--out", out, "--profile", "smoke"])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and re.search(message, err) and len(err.strip().splitlines()) == 1
+    assert contents(folder) == before
+
+
+def test_an_out_folder_the_course_saved_new_or_empty_is_accepted(tmp_path):
+    folder = SentimentPredictor(tiny_finetuned()).save(tmp_path / "saved")
+    (tmp_path / "empty").mkdir()
+    for out in (folder, tmp_path / "empty", tmp_path / "new" / "model"):
+        assert train_sentiment.parse_args(["--out", str(out)]).out == str(out)
+
+
+def test_the_command_refuses_a_users_folder_in_one_line_and_keeps_it(tmp_path):
+    folder = users_folder(tmp_path)
+    before = contents(folder)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-m", "helpers.train_sentiment", "--profile", "smoke", "--model",
+                             str(tmp_path / "no-such-model"), "--out", str(folder)],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "holds files the course did not write" in result.stderr and contents(folder) == before
