@@ -15,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from helpers import storage
 
 # The recorded results ship inside the package, so chapter 10 can show them in Colab too.
 RESULTS = Path(__file__).resolve().parent / "resources" / "benchmark_results.json"
@@ -57,18 +57,6 @@ def load_results(path: Path = RESULTS) -> dict[str, dict]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write a unique temporary file beside `path`, then rename it: readers see the old file or the new."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock beside `path`, so that two runs recording at once keep each other's rows."""
@@ -86,7 +74,7 @@ def record(rows: list[dict], path: Path, readme: Path | None = None) -> dict[str
     rows = [check_row(row) for row in rows]
     with _locked(path):
         recorded = load_results(path) | {row_key(row): row for row in rows}
-        _write_atomically(path, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+        storage.write_file(path, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
         if readme is not None:
             update_readme(readme, recorded)
     return recorded
@@ -203,4 +191,4 @@ def update_readme(readme: Path, recorded: dict[str, dict]) -> None:
     readme_section(text)  # refuses a README without markers before anything is written
     head, rest = text.split(TABLE_START, 1)
     _, tail = rest.split(TABLE_END, 1)
-    _write_atomically(readme, f"{head}{TABLE_START}\n{markdown_tables(recorded)}\n{TABLE_END}{tail}")
+    storage.write_file(readme, f"{head}{TABLE_START}\n{markdown_tables(recorded)}\n{TABLE_END}{tail}")
