@@ -1,5 +1,5 @@
 """Attention from scratch: Bahdanau's additive and Luong's multiplicative scores for RNN decoders, scaled
-dot-product and multi-head attention for the Transformer, masks, and what attention costs."""
+dot-product and multi-head attention for the Transformer, the causal mask, and what attention costs."""
 
 from __future__ import annotations
 
@@ -75,15 +75,6 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor |
     if dropout:
         weights = nn.functional.dropout(weights, dropout)
     return weights @ v, weights  # (..., T_q, d_v), (..., T_q, T_k)
-
-
-def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
-    """(B, 1, 1, S): True at real tokens, so every query (and every head) ignores padded keys.
-
-    >>> padding_mask(torch.tensor([2, 3]), 3)[:, 0, 0].tolist()
-    [[True, True, False], [True, True, True]]
-    """
-    return (torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None])[:, None, None, :]
 
 
 def causal_mask(size: int, device: torch.device | None = None) -> Tensor:

@@ -3,7 +3,6 @@ pictures, and their measured time and peak memory (the `long_attention` benchmar
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 import time
@@ -15,6 +14,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from helpers import bench, bigbird, config, longformer, reformer, transformer_xl
+from helpers.attention import scaled_dot_product_attention
 
 BENCH_LENGTHS = (1024, 2048, 4096, 8192)
 BENCH_WINDOW, BENCH_DIM = 256, 64
@@ -22,15 +22,13 @@ N_RANDOM_BLOCKS, LSH_ROUNDS = 3, 2  # BigBird's random blocks per query block; R
 
 
 def full_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
-    """softmax(q k^T / sqrt(D)) v with the whole (T, T) score matrix in memory: the O(T^2) baseline.
+    """softmax(q k^T / sqrt(D)) v with the whole (T, T) score matrix in memory: the O(T^2) baseline,
+    chapter 05's scaled dot-product attention without its weights, in the patterns' signature.
 
     q, k, v: (..., T, D) -> (..., T, D); mask (broadcastable to (..., T, T)) is True where attention is
     allowed.
     """
-    scores = (q / math.sqrt(q.size(-1))) @ k.transpose(-1, -2)  # (..., T, T)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    return scores.softmax(dim=-1) @ v
+    return scaled_dot_product_attention(q, k, v, mask)[0]  # (..., T, D)
 
 
 def _lsh(q: Tensor, k: Tensor, v: Tensor, window: int) -> Tensor:
