@@ -18,9 +18,9 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Sampler
 
 from helpers.checks import check_size, check_sizes
+from helpers.training import Batch
 
 T = TypeVar("T")
-Batch = tuple[dict[str, Tensor], Tensor]  # (model inputs, labels), what training.fit reads
 Example = tuple[Tensor, int]  # one review's ids and its label
 RNGS = ("torch", "python")  # the random streams LengthBucketSampler can draw from
 

@@ -3,9 +3,6 @@ pictures, and their measured time and peak memory (the `long_attention` benchmar
 
 from __future__ import annotations
 
-import os
-import statistics
-import time
 from collections.abc import Callable, Sequence
 
 import torch
@@ -14,7 +11,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from helpers import bench, bigbird, config, longformer, reformer, transformer_xl
-from helpers.attention import scaled_dot_product_attention
+from helpers.attention import median_seconds, peak_bytes, scaled_dot_product_attention
 
 BENCH_LENGTHS = (1024, 2048, 4096, 8192)
 BENCH_WINDOW, BENCH_DIM = 256, 64
@@ -63,48 +60,6 @@ def keys_per_query(pattern: str, seq_len: int, window: int) -> int:
     """
     return {"full": seq_len, "full_sdpa": seq_len, "sliding_window": window + 2,  # band, itself, [CLS]
             "lsh": LSH_ROUNDS * window, "bigbird": (5 + N_RANDOM_BLOCKS) * (window // 4)}[pattern]
-
-
-def peak_bytes(fn: Callable[[], object]) -> int:
-    """Peak tensor memory allocated while fn() runs, in bytes, from the profiler's allocation events.
-
-    Memory held before the call (the inputs) does not count; what fn allocates and still holds does.
-    """
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-        fn()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - before
-    # Kineto, the profiler's engine, writes two "USDT ... profiler_start/stop" trace markers straight to the
-    # process's stderr on every run (Jupyter shows them under the cell); level 6 keeps them quiet. It is read
-    # once, when the profiler first starts, and a level the user set is left alone.
-    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
-    cpu = [torch.profiler.ProfilerActivity.CPU]
-    with torch.profiler.profile(activities=cpu, profile_memory=True) as prof:
-        fn()
-    # The raw allocator records, one per malloc (+bytes) or free (-bytes), in the order they happened.
-    records = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
-                     if e.name() == "[memory]")
-    current = peak = 0
-    for _, nbytes in records:
-        current += nbytes
-        peak = max(peak, current)
-    return peak
-
-
-def median_seconds(fn: Callable[[], object], repeats: int = 3) -> float:
-    """Median wall-clock seconds of `repeats` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(pattern: str, seq_len: int, window: int = BENCH_WINDOW, dim: int = BENCH_DIM, seed: int = 0,

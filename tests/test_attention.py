@@ -1,4 +1,5 @@
 import doctest
+import pathlib
 
 import pytest
 import torch
@@ -108,6 +109,29 @@ def test_additive_and_multiplicative_attention_weigh_only_real_positions():
         torch.testing.assert_close(weights.sum(-1), torch.ones(2))
         assert weights[1, 2:].abs().max() == 0
         torch.testing.assert_close(context, (weights[:, :, None] * keys).sum(1))
+
+
+def test_peak_bytes_counts_what_is_alive_at_once_not_the_total():
+    mib = 2**20 // 4  # floats in one MiB
+
+    def one_after_another():
+        for _ in range(3):
+            torch.ones(mib)
+
+    def three_at_once():
+        return [torch.ones(mib) for _ in range(3)]
+
+    assert attention.peak_bytes(one_after_another) == pytest.approx(2**20, rel=0.01)
+    assert attention.peak_bytes(three_at_once) == pytest.approx(3 * 2**20, rel=0.01)
+
+
+def test_attention_cost_needs_no_linux_proc(monkeypatch):
+    # macOS and Windows have no /proc: the measurement must not depend on it.
+    exists = pathlib.Path.exists
+    monkeypatch.setattr(pathlib.Path, "exists", lambda path, *args, **kwargs: not str(path).startswith("/proc")
+                        and exists(path, *args, **kwargs))
+    cost = attention.attention_cost(64, "from scratch", repeats=1)
+    assert cost["peak_bytes"] >= 4 * 64 * 64 * 4 and cost["seconds"] > 0  # the (4, 64, 64) float32 scores
 
 
 def test_attention_cost_sees_the_score_matrix_only_where_it_is_stored():
