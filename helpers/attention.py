@@ -1,15 +1,13 @@
 """Attention from scratch: Bahdanau's additive and Luong's multiplicative scores for RNN decoders, scaled
-dot-product and multi-head attention for the Transformer, masks, and what attention costs."""
+dot-product and multi-head attention for the Transformer, the causal mask, and what attention costs."""
 
 from __future__ import annotations
 
-import json
 import math
-import re
-import subprocess
-import sys
+import os
+import statistics
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -75,15 +73,6 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor |
     if dropout:
         weights = nn.functional.dropout(weights, dropout)
     return weights @ v, weights  # (..., T_q, d_v), (..., T_q, T_k)
-
-
-def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
-    """(B, 1, 1, S): True at real tokens, so every query (and every head) ignores padded keys.
-
-    >>> padding_mask(torch.tensor([2, 3]), 3)[:, 0, 0].tolist()
-    [[True, True, False], [True, True, True]]
-    """
-    return (torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None])[:, None, None, :]
 
 
 def causal_mask(size: int, device: torch.device | None = None) -> Tensor:
@@ -179,67 +168,57 @@ class PositionalEncoding(nn.Module):
 IMPLEMENTATIONS = ("from scratch", "PyTorch SDPA")
 
 
-def _memory_status() -> dict[str, int]:
-    """This process's resident memory now and at its peak, in bytes (Linux's /proc/self/status)."""
-    status = Path("/proc/self/status").read_text()
-    return {key: int(re.search(rf"{key}:\s+(\d+) kB", status).group(1)) * 1024 for key in ("VmRSS", "VmHWM")}
+def peak_bytes(fn: Callable[[], object]) -> int:
+    """Peak tensor memory allocated while fn() runs, in bytes, from the profiler's allocation events.
+
+    Memory held before the call (the inputs) does not count; what fn allocates and still holds does.
+    """
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - before
+    # Kineto, the profiler's engine, writes two "USDT ... profiler_start/stop" trace markers straight to the
+    # process's stderr on every run (Jupyter shows them under the cell); level 6 keeps them quiet. It is read
+    # once, when the profiler first starts, and a level the user set is left alone.
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
+    cpu = [torch.profiler.ProfilerActivity.CPU]
+    with torch.profiler.profile(activities=cpu, profile_memory=True) as prof:
+        fn()
+    # The raw allocator records, one per malloc (+bytes) or free (-bytes), in the order they happened.
+    records = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                     if e.name() == "[memory]")
+    current = peak = 0
+    for _, nbytes in records:
+        current += nbytes
+        peak = max(peak, current)
+    return peak
 
 
-def _measure_in_this_process(n: int, implementation: str, dim: int, heads: int, repeats: int) -> dict:
-    """Peak extra memory of the first call, then the fastest of `repeats` timed calls."""
-    torch.manual_seed(0)
-    q, k, v = (torch.randn(1, heads, n, dim) for _ in range(3))  # (B, h, n, d)
-    run = {"from scratch": lambda: scaled_dot_product_attention(q, k, v)[0],
-           "PyTorch SDPA": lambda: nn.functional.scaled_dot_product_attention(q, k, v)}[implementation]
-    tiny = torch.randn(1, heads, 8, dim)
-    scaled_dot_product_attention(tiny, tiny, tiny), nn.functional.scaled_dot_product_attention(tiny, tiny, tiny)
-    before = _memory_status()["VmRSS"]  # after a tiny call of each kind, so one-off setup is not counted
-    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to what is resident now
-    run()
-    peak = _memory_status()["VmHWM"] - before
-    seconds = []
+def median_seconds(fn: Callable[[], object], repeats: int = 3) -> float:
+    """Median wall-clock seconds of `repeats` calls, after one warm-up call."""
+    fn()
+    times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - start)
-    return {"n": n, "implementation": implementation, "seconds": min(seconds), "peak_bytes": peak}
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def attention_cost(n: int, implementation: str, dim: int = 64, heads: int = 4, repeats: int = 3) -> dict:
-    """Time and peak memory of one self-attention call over n positions (one sequence, `heads` heads of `dim`).
-
-    On CUDA, from torch.cuda's peak-memory counter. On a CPU, in a fresh Python process, reading the kernel's
-    count of resident memory before the call and its peak during it (Linux): nothing that earlier calls freed
-    but kept can hide what this one needs.
-    """
+    """Time and peak memory of one self-attention call over n positions (one sequence, `heads` heads of `dim`),
+    on the GPU when there is one: the median of `repeats` calls, and peak_bytes of one more."""
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"Unknown implementation {implementation!r}: choose one of {IMPLEMENTATIONS}.")
-    if torch.cuda.is_available():
-        return _measure_on_cuda(n, implementation, dim, heads, repeats)
-    if not Path("/proc/self/clear_refs").exists():
-        raise RuntimeError("Measuring peak CPU memory needs Linux's /proc; run this part on Linux or Colab.")
-    code = ("import json; from helpers.attention import _measure_in_this_process as m; "
-            f"print(json.dumps(m({n}, {implementation!r}, {dim}, {heads}, {repeats})))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def _measure_on_cuda(n: int, implementation: str, dim: int, heads: int, repeats: int) -> dict:
-    """The same measurement on the GPU: peak allocated memory above what the inputs hold, synchronized times."""
-    q, k, v = (torch.randn(1, heads, n, dim, device="cuda") for _ in range(3))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, heads, n, dim, device=device) for _ in range(3))  # (B, h, n, d)
     run = {"from scratch": lambda: scaled_dot_product_attention(q, k, v)[0],
            "PyTorch SDPA": lambda: nn.functional.scaled_dot_product_attention(q, k, v)}[implementation]
-    run()  # the first call loads kernels
-    torch.cuda.synchronize()
-    before = torch.cuda.memory_allocated()
-    torch.cuda.reset_peak_memory_stats()
-    run()
-    torch.cuda.synchronize()
-    peak = torch.cuda.max_memory_allocated() - before
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        torch.cuda.synchronize()
-        seconds.append(time.perf_counter() - start)
-    return {"n": n, "implementation": implementation, "seconds": min(seconds), "peak_bytes": peak}
+    seconds = median_seconds(run, repeats)  # after a warm-up call, so one-off setup is not measured
+    return {"n": n, "implementation": implementation, "seconds": seconds, "peak_bytes": peak_bytes(run)}

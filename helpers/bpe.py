@@ -19,7 +19,7 @@ import regex
 import tokenizers
 from tqdm import tqdm  # text bars: they read the same in Jupyter, Colab and committed outputs
 
-from helpers.tokenization import check_size, check_texts
+from helpers.checks import check_size, check_texts
 
 Pair = tuple[int, int]
 T = TypeVar("T")  # merge works on any symbols: byte ids here, strings in WordPiece's trainer

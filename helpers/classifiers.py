@@ -4,34 +4,24 @@ start random or from skip-gram vectors; batches come from PyTorch's DataLoader."
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from datasets import Dataset
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
 from helpers import embeddings, training
+from helpers.batching import (Example, bag_collate, head_and_tail, make_loader, max_pool, mean_pool,
+                              pad_collate, padding_mask)
+from helpers.checks import check_sizes, check_texts
 from helpers.config import Profile, get_device
-from helpers.rnn import check_sizes, length_mask, reverse_within_length
+from helpers.rnn import reverse_within_length
 from helpers.tokenization import Vocab, clean_text, word_tokenize
 
-Example = tuple[Tensor, int]  # one review's ids and its label
 # Where the BiLSTM's embeddings start, and whether they train.
 INITIALIZATIONS = ("random", "frozen", "fine-tuned")
-
-
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """The texts as a list; a clear error for a bare string (a batch of characters) or no text."""
-    if isinstance(texts, str):
-        raise TypeError("Expected a list of texts, got one string: wrap it in a list, "
-                        "e.g. [\"what a film\"].")
-    texts = list(texts)
-    if not texts:
-        raise ValueError("Expected at least one text, got an empty batch.")
-    return texts
 
 
 def tokenize_reviews(texts: Sequence[str]) -> list[list[str]]:
@@ -57,19 +47,6 @@ def unique(features: list[str]) -> list[str]:
     return list(dict.fromkeys(features))
 
 
-def head_and_tail(tokens: list[str], max_len: int | None) -> list[str]:
-    """Keep the first and last max_len/2 tokens (all when max_len is None): reviews often state
-    their verdict at the end.
-
-    >>> head_and_tail(list("abcdefgh"), 4)
-    ['a', 'b', 'g', 'h']
-    """
-    if max_len is None or len(tokens) <= max_len:
-        return tokens
-    head = max_len // 2
-    return tokens[:head] + tokens[len(tokens) - (max_len - head):]
-
-
 # ---------------------------------------------------------------- models
 
 
@@ -88,20 +65,6 @@ class NBoW(nn.Module):
     def forward(self, ids: Tensor, offsets: Tensor) -> Tensor:
         """ids (N,): all reviews one after another; offsets (B,): where each starts. -> (B, classes)."""
         return self.out(self.dropout(self.embedding(ids, offsets)))
-
-
-def max_mean_pool(states: Tensor, lengths: Tensor) -> Tensor:
-    """Element-wise max and mean over each sequence's real steps: (B, T, D) -> (B, 2D).
-
-    >>> states = torch.tensor([[[1.0], [3.0], [-9.0]], [[2.0], [-9.0], [-9.0]]])  # (2, 3, 1)
-    >>> max_mean_pool(states, torch.tensor([2, 1]))  # the -9s are padding
-    tensor([[3., 2.],
-            [2., 2.]])
-    """
-    mask = length_mask(lengths.to(states.device), states.size(1))[..., None]  # (B, T, 1)
-    max_pool = states.masked_fill(~mask, float("-inf")).amax(1)  # (B, D)
-    mean_pool = (states * mask).sum(1) / mask.sum(1)  # (B, D)
-    return torch.cat([max_pool, mean_pool], dim=-1)
 
 
 class BiLSTMClassifier(nn.Module):
@@ -138,85 +101,16 @@ class BiLSTMClassifier(nn.Module):
         x = self.dropout(self.embedding(ids))  # (B, T, E)
         forward = self.forward_lstm(x)[0]  # (B, T, H)
         backward = self.backward_lstm(reverse_within_length(x, lengths))[0]  # (B, T, H), reversed
-        mask = length_mask(lengths.to(ids.device), ids.size(1))[..., None]  # (B, T, 1)
+        mask = padding_mask(lengths.to(ids.device), ids.size(1))[..., None]  # (B, T, 1)
         return torch.cat([forward, reverse_within_length(backward, lengths)], dim=-1) * mask
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """ids (B, T) padded with 0, lengths (B,) -> logits (B, classes)."""
         # Pooling over every step, not just the last, lets a strong word anywhere in a review count.
-        pooled = max_mean_pool(self.states(ids, lengths), lengths)  # (B, 4H)
+        states = self.states(ids, lengths)  # (B, T, 2H)
+        mask = padding_mask(lengths.to(ids.device), ids.size(1))  # (B, T)
+        pooled = torch.cat([max_pool(states, mask), mean_pool(states, mask)], dim=-1)  # (B, 4H)
         return self.out(self.dropout(pooled))
-
-
-# ---------------------------------------------------------------- batches: sampler, collate, loader
-
-
-class LengthBucketSampler(Sampler[list[int]]):
-    """Batches of indices whose sequences have similar lengths, in a new random order every epoch.
-
-    Shuffle, sort by length within chunks of `bucket` batches, cut into batches, shuffle the batches:
-    as random as plain shuffling at the scale of an epoch, with little padding inside each batch.
-    """
-
-    def __init__(self, lengths: Sequence[int], batch_size: int, bucket: int = 50, seed: int = 0):
-        check_sizes(batch_size=batch_size, bucket=bucket)
-        self.lengths, self.batch_size, self.bucket = torch.as_tensor(lengths), batch_size, bucket
-        self.generator = torch.Generator().manual_seed(seed)  # one stream: every epoch differs
-
-    def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        order = torch.randperm(len(self.lengths), generator=self.generator)
-        chunks = order.split(self.bucket * self.batch_size)
-        order = torch.cat([c[self.lengths[c].argsort(stable=True)] for c in chunks])
-        batches = order.split(self.batch_size)
-        for b in torch.randperm(len(batches), generator=self.generator).tolist():
-            yield batches[b].tolist()
-
-
-def bag_collate(examples: list[Example]) -> training.Batch:
-    """Concatenate the reviews' ids with offsets, as nn.EmbeddingBag expects; an empty review
-    bags one <pad>.
-
-    >>> inputs, labels = bag_collate([(torch.tensor([2, 3]), 1), (torch.tensor([4]), 0)])
-    >>> inputs["ids"].tolist(), inputs["offsets"].tolist(), labels.tolist()
-    ([2, 3, 4], [0, 2], [1, 0])
-    """
-    ids = [e if len(e) else e.new_zeros(1) for e, _ in examples]
-    lengths = torch.tensor([len(e) for e in ids])
-    offsets = lengths.cumsum(0) - lengths  # (B,): where each review starts
-    labels = torch.tensor([label for _, label in examples])
-    return {"ids": torch.cat(ids), "offsets": offsets}, labels
-
-
-def pad_collate(examples: list[Example]) -> training.Batch:
-    """Pad the reviews' ids to the longest in the batch (pad id 0) and keep their true lengths.
-
-    >>> inputs, labels = pad_collate([(torch.tensor([2, 3]), 1), (torch.tensor([4]), 0)])
-    >>> inputs["ids"].tolist(), inputs["lengths"].tolist(), labels.tolist()
-    ([[2, 3], [4, 0]], [2, 1], [1, 0])
-    """
-    ids = [e if len(e) else e.new_zeros(1) for e, _ in examples]  # an empty review reads one <pad>
-    lengths = torch.tensor([len(e) for e in ids])  # (B,)
-    labels = torch.tensor([label for _, label in examples])
-    return {"ids": pad_sequence(ids, batch_first=True), "lengths": lengths}, labels  # ids (B, T)
-
-
-def make_loader(encoded: list[list[int]], labels: Sequence[int], batch_size: int,
-                collate: Callable[[list[Example]], training.Batch], shuffle: bool = False,
-                seed: int = 0) -> DataLoader:
-    """A DataLoader over (ids, label) pairs: length-bucketed random batches to train (shuffle),
-    batches in input order otherwise."""
-    check_sizes(batch_size=batch_size)
-    if len(encoded) != len(labels):
-        raise ValueError(f"{len(encoded)} encoded texts but {len(labels)} labels: "
-                         "give one label per text.")
-    examples = [(torch.tensor(e, dtype=torch.long), int(y)) for e, y in zip(encoded, labels)]
-    if shuffle:
-        sampler = LengthBucketSampler([len(e) for e in encoded], batch_size, seed=seed)
-        return DataLoader(examples, batch_sampler=sampler, collate_fn=collate)
-    return DataLoader(examples, batch_size=batch_size, collate_fn=collate)
 
 
 # ---------------------------------------------------------------- training
@@ -224,14 +118,14 @@ def make_loader(encoded: list[list[int]], labels: Sequence[int], batch_size: int
 
 @dataclass
 class TrainedClassifier:
-    """A trained model with the text pipeline that feeds it."""
+    """A trained model with the text pipeline that feeds it (this chapter's models, and chapter 05's)."""
 
     model: nn.Module
     encode: Callable[[Sequence[str]], list[list[int]]]
     collate: Callable[[list[Example]], training.Batch]
     history: list[dict[str, float]]
     train_seconds: float
-    vocab_size: int
+    vocab: Vocab
     batch_size: int
 
     def loader(self, texts: Sequence[str], labels: Sequence[int] | None = None) -> DataLoader:
@@ -253,7 +147,7 @@ class TrainedClassifier:
 
 
 def _train(model: nn.Module, encode: Callable[[Sequence[str]], list[list[int]]],
-           collate: Callable[[list[Example]], training.Batch], vocab_size: int, train: Dataset,
+           collate: Callable[[list[Example]], training.Batch], vocab: Vocab, train: Dataset,
            val: Dataset, epochs: int, lr: float, batch_size: int, clip_norm: float | None = None,
            progress: bool = True, desc: str = "training") -> TrainedClassifier:
     """Encode both splits, fit with validation-based epoch selection, and wrap the result."""
@@ -264,7 +158,7 @@ def _train(model: nn.Module, encode: Callable[[Sequence[str]], list[list[int]]],
     history = training.fit(model, train_batches, val_batches, epochs=epochs, lr=lr,
                            clip_norm=clip_norm, device=get_device(), progress=progress, desc=desc)
     seconds = time.perf_counter() - start
-    return TrainedClassifier(model, encode, collate, history, seconds, vocab_size, batch_size)
+    return TrainedClassifier(model, encode, collate, history, seconds, vocab, batch_size)
 
 
 def ngram_features(texts: Sequence[str], max_len: int | None) -> list[list[str]]:
@@ -285,7 +179,7 @@ def train_nbow_bigram(train: Dataset, val: Dataset, profile: Profile,
         return [vocab.encode(f) for f in ngram_features(texts, profile.ngram_max_len)]
 
     model = NBoW(len(vocab), profile.embed_dim)
-    return _train(model, encode, bag_collate, len(vocab), train, val, epochs=profile.nbow_epochs,
+    return _train(model, encode, bag_collate, vocab, train, val, epochs=profile.nbow_epochs,
                   lr=1e-2, batch_size=profile.nbow_batch_size, progress=progress,
                   desc="bag of n-grams")
 
@@ -349,7 +243,7 @@ def train_bilstm(train: Dataset, val: Dataset, profile: Profile, init: str = "ra
 
     model = BiLSTMClassifier(len(vocab), profile.embed_dim, profile.hidden_dim, vectors=vectors,
                              freeze=init == "frozen")
-    return _train(model, encode, pad_collate, len(vocab), train, val,
+    return _train(model, encode, pad_collate, vocab, train, val,
                   epochs=epochs or profile.bilstm_epochs, lr=2e-3, batch_size=profile.batch_size,
                   clip_norm=5.0, progress=progress, desc=f"BiLSTM ({init})")
 

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from datasets import Dataset, DatasetDict
 
 from helpers import hub
+from helpers.checks import check_size
 
 IMDB_VARIABLE = "IMDB_DIR"
 HUB_DATASET = "stanfordnlp/imdb"
@@ -185,26 +186,9 @@ def _from_hub() -> tuple[DatasetDict | None, str]:
     return DatasetDict(splits), ""
 
 
-def check_size(name: str, n: int | None) -> None:
-    """A number of reviews must be a positive int, or None for the whole split.
-
-    >>> check_size("n_train", 1000); check_size("n_train", None)
-    >>> check_size("n_train", -1)
-    Traceback (most recent call last):
-    ...
-    ValueError: n_train must be a positive number of reviews, or None for the whole split; got -1.
-    """
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int)):
-        raise TypeError(f"{name} must be a whole number of reviews, or None for the whole split; "
-                        f"got {n!r}.")
-    if n is not None and n < 1:
-        raise ValueError(f"{name} must be a positive number of reviews, or None for the whole split; "
-                         f"got {n}.")
-
-
 def subsample(ds: Dataset, n: int | None, seed: int = 0) -> Dataset:
     """A label-balanced random subset of `n` rows (all rows, shuffled, when n is None or too large)."""
-    check_size("n", n)
+    check_size(n, "n", none_means="the whole split")
     ds = ds.shuffle(seed=seed)
     if n is None or n >= len(ds):
         return ds
@@ -222,8 +206,8 @@ def load_imdb(path: str | os.PathLike | None = None, n_train: int | None = None,
     whole split).
     """
     global _last_source
-    check_size("n_train", n_train)
-    check_size("n_test", n_test)
+    check_size(n_train, "n_train", none_means="the whole split")
+    check_size(n_test, "n_test", none_means="the whole split")
     folder = path or os.environ.get(IMDB_VARIABLE)
     if folder:
         dsd, kind = _read_folder(Path(folder).expanduser())

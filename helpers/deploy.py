@@ -33,7 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers import config, ensemble, finetune, storage
+from helpers import config, ensemble, storage
+from helpers.batching import pad_batch
 from helpers.tokenization import clean_text
 
 INPUTS = ("input_ids", "attention_mask")
@@ -332,10 +333,10 @@ def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: 
     pad_id = classifier.tokenizer.pad_token_id
     # Cleaned and truncated as the predictor does (as in training), [CLS] and [SEP] added.
     ids = classifier.inputs([clean_text(t, lowercase=False) for t in texts])
-    singles = [finetune.pad_batch([x], [0], pad_id)[0] for x in ids[:n_latency]]
+    singles = [pad_batch([x], [0], pad_id)[0] for x in ids[:n_latency]]
     order = np.argsort([len(x) for x in ids], kind="stable")
-    batches = [finetune.pad_batch([ids[i] for i in order[s:s + batch_size]], [0] * len(order[s:s + batch_size]),
-                                  pad_id)[0] for s in range(0, len(ids), batch_size)]
+    batches = [pad_batch([ids[i] for i in order[s:s + batch_size]], [0] * len(order[s:s + batch_size]),
+                         pad_id)[0] for s in range(0, len(ids), batch_size)]
     models = [variant.model for variant in found]
     with torch_threads(threads), torch.inference_mode():
         ms = latencies_ms(models, singles)  # (variants, n_latency)

@@ -5,7 +5,8 @@ The pieces, in the order a review meets them:
     encode        texts -> WordPiece ids, no special tokens, no length limit
     truncate_review / chunk_review
                   ids -> [CLS] + at most max_len - 2 ids + [SEP] (head, tail or head+tail), or overlapping windows
-    pad_batch     id lists -> {"input_ids", "attention_mask"} padded to the longest in the batch
+    batching.pad_batch
+                  id lists -> {"input_ids", "attention_mask"} padded to the longest in the batch
     SentimentClassifier
                   encoder -> one vector per review ([CLS] or mean of tokens) -> dropout -> linear -> logits
     fit           the training loop: AdamW, warmup then decay, clipping, frozen or full, one progress bar
@@ -47,7 +48,8 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from helpers import config as course_config
 from helpers import data, models, storage, training
-from helpers.classifiers import make_loader
+from helpers.batching import collate_padded, head_and_tail, in_length_order, make_loader, mean_pool
+from helpers.checks import check_texts
 
 TRUNCATIONS = ("head", "tail", "head+tail")
 POOLINGS = ("cls", "mean")
@@ -57,19 +59,6 @@ CACHE_VARIABLE = "COURSE_CACHE"
 
 
 # --- From text to model inputs -----------------------------------------------------------------------------
-
-
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """The texts as a list; a clear error for a bare string, an empty list or a non-string item."""
-    if isinstance(texts, str):
-        raise TypeError("Expected a list of texts, got a single string: wrap it in a list, e.g. [text].")
-    texts = list(texts)
-    if not texts:
-        raise ValueError("Expected at least one text, got an empty list.")
-    bad = next((t for t in texts if not isinstance(t, str)), None)
-    if bad is not None:
-        raise TypeError(f"Every text must be a string, got {type(bad).__name__}: {bad!r:.60}.")
-    return texts
 
 
 def encode(tokenizer, texts: Sequence[str]) -> list[list[int]]:
@@ -98,18 +87,8 @@ def truncate(ids: list[int], n: int, strategy: str = "head+tail", head: int | No
     """
     if strategy not in TRUNCATIONS:
         raise ValueError(f"Unknown truncation {strategy!r}: choose one of {', '.join(TRUNCATIONS)}.")
-    if n < 1:
-        raise ValueError(f"Keep at least one token, got n={n}.")
-    if len(ids) <= n:
-        return list(ids)
-    if strategy == "head":
-        return list(ids[:n])
-    if strategy == "tail":
-        return list(ids[len(ids) - n:])
-    head = -(-n // 4) if head is None else head
-    if not 0 <= head <= n:
-        raise ValueError(f"head must be between 0 and n={n}, got {head}.")
-    return list(ids[:head]) + list(ids[len(ids) - (n - head):])
+    heads = {"head": n, "tail": 0, "head+tail": -(-n // 4) if head is None else head}  # ids kept at the start
+    return head_and_tail(ids, n, heads[strategy])
 
 
 def truncate_review(ids: list[int], max_len: int, strategy: str, cls_id: int, sep_id: int) -> list[int]:
@@ -145,29 +124,6 @@ def chunk_review(ids: list[int], max_len: int, overlap: int, cls_id: int, sep_id
         start += width - overlap
 
 
-def pad_batch(sequences: list[list[int]], labels: list[int], pad_id: int = 0) -> training.Batch:
-    """Pad id lists to the longest in the batch; the attention mask is 1 on real tokens, 0 on padding.
-
-    >>> inputs, labels = pad_batch([[101, 7, 102], [101, 102]], [1, 0])
-    >>> inputs["input_ids"].tolist(), inputs["attention_mask"].tolist(), labels.tolist()
-    ([[101, 7, 102], [101, 102, 0]], [[1, 1, 1], [1, 1, 0]], [1, 0])
-    """
-    if not sequences:
-        raise ValueError("A batch needs at least one sequence.")
-    width = max(len(s) for s in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)  # (B, T)
-    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)  # (B, T)
-    for row, s in enumerate(sequences):
-        input_ids[row, :len(s)] = torch.tensor(s, dtype=torch.long)
-        attention_mask[row, :len(s)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask}, torch.tensor(labels, dtype=torch.long)
-
-
-def collate_padded(pad_id: int) -> Callable[[list[tuple[torch.Tensor, int]]], training.Batch]:
-    """A DataLoader collate function: (ids, label) examples -> pad_batch's inputs and labels."""
-    return lambda examples: pad_batch([ids.tolist() for ids, _ in examples], [y for _, y in examples], pad_id)
-
-
 # --- The model ----------------------------------------------------------------------------------------------
 
 
@@ -181,8 +137,7 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> to
     if pooling == "cls":
         return hidden[:, 0]  # (B, H)
     if pooling == "mean":
-        mask = attention_mask[..., None].to(hidden.dtype)  # (B, T, 1)
-        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, H)
+        return mean_pool(hidden, attention_mask)  # (B, H)
     raise ValueError(f"Unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}.")
 
 
@@ -497,12 +452,9 @@ class FineTuned:
 
     def predict_proba(self, texts: Sequence[str]) -> torch.Tensor:
         """(len(texts), num_labels) class probabilities, in batches, in the order of `texts`."""
-        texts = check_texts(texts)
-        # Sorting by length wastes little padding; the probabilities go back to the callers' order.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        device = next(self.model.parameters()).device
-        proba = training.predict_proba(self.model, self.batches([texts[i] for i in order]), device)
-        return proba[torch.argsort(torch.tensor(order))]
+        texts, device = check_texts(texts), next(self.model.parameters()).device
+        return in_length_order(lambda order: training.predict_proba(
+            self.model, self.batches([texts[i] for i in order]), device), [len(t) for t in texts])
 
     def accuracy(self, ds: Dataset) -> float:
         """Accuracy on a dataset with `text` and `label` columns."""
@@ -739,7 +691,7 @@ def training_arguments(config: FinetuneConfig, output_dir: str | os.PathLike, lo
         max_grad_norm=config.clip_norm or 0.0, seed=config.seed, gradient_accumulation_steps=config.accumulation,
         bf16=config.precision == "bf16", fp16=config.precision == "fp16",
         use_cpu=course_config.get_device().type == "cpu",  # without it, bf16 on a CPU is refused
-        train_sampling_strategy="group_by_length",  # reviews of similar length together, as `classifiers.make_loader` does
+        train_sampling_strategy="group_by_length",  # similar lengths together, as batching.make_loader
         eval_strategy="epoch", save_strategy="no", logging_strategy="steps", logging_steps=logging_steps,
         report_to="none", disable_tqdm=True,  # TrainerProgress draws the one bar
         dataloader_pin_memory=torch.cuda.is_available(),  # pinned memory only helps copies to a GPU

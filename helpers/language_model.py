@@ -11,7 +11,8 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from helpers.rnn import State, check_sizes
+from helpers.checks import check_sizes
+from helpers.rnn import State
 from helpers.tokenization import Vocab, clean_text, word_tokenize
 
 EOS = "<eos>"  # ends every review, so the model learns where reviews stop and the next one starts

@@ -3,10 +3,6 @@ pictures, and their measured time and peak memory (the `long_attention` benchmar
 
 from __future__ import annotations
 
-import math
-import os
-import statistics
-import time
 from collections.abc import Callable, Sequence
 
 import torch
@@ -15,21 +11,20 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from helpers import bigbird, config, longformer, reformer, transformer_xl
+from helpers.attention import median_seconds, peak_bytes, scaled_dot_product_attention
 
 BENCH_WINDOW, BENCH_DIM = 256, 64
 N_RANDOM_BLOCKS, LSH_ROUNDS = 3, 2  # BigBird's random blocks per query block; Reformer's hash rounds
 
 
 def full_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
-    """softmax(q k^T / sqrt(D)) v with the whole (T, T) score matrix in memory: the O(T^2) baseline.
+    """softmax(q k^T / sqrt(D)) v with the whole (T, T) score matrix in memory: the O(T^2) baseline,
+    chapter 05's scaled dot-product attention without its weights, in the patterns' signature.
 
     q, k, v: (..., T, D) -> (..., T, D); mask (broadcastable to (..., T, T)) is True where attention is
     allowed.
     """
-    scores = (q / math.sqrt(q.size(-1))) @ k.transpose(-1, -2)  # (..., T, T)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    return scores.softmax(dim=-1) @ v
+    return scaled_dot_product_attention(q, k, v, mask)[0]  # (..., T, D)
 
 
 def _lsh(q: Tensor, k: Tensor, v: Tensor, window: int) -> Tensor:
@@ -64,48 +59,6 @@ def keys_per_query(pattern: str, seq_len: int, window: int) -> int:
     """
     return {"full": seq_len, "full_sdpa": seq_len, "sliding_window": window + 2,  # band, itself, [CLS]
             "lsh": LSH_ROUNDS * window, "bigbird": (5 + N_RANDOM_BLOCKS) * (window // 4)}[pattern]
-
-
-def peak_bytes(fn: Callable[[], object]) -> int:
-    """Peak tensor memory allocated while fn() runs, in bytes, from the profiler's allocation events.
-
-    Memory held before the call (the inputs) does not count; what fn allocates and still holds does.
-    """
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-        fn()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - before
-    # Kineto, the profiler's engine, writes two "USDT ... profiler_start/stop" trace markers straight to the
-    # process's stderr on every run (Jupyter shows them under the cell); level 6 keeps them quiet. It is read
-    # once, when the profiler first starts, and a level the user set is left alone.
-    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
-    cpu = [torch.profiler.ProfilerActivity.CPU]
-    with torch.profiler.profile(activities=cpu, profile_memory=True) as prof:
-        fn()
-    # The raw allocator records, one per malloc (+bytes) or free (-bytes), in the order they happened.
-    records = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
-                     if e.name() == "[memory]")
-    current = peak = 0
-    for _, nbytes in records:
-        current += nbytes
-        peak = max(peak, current)
-    return peak
-
-
-def median_seconds(fn: Callable[[], object], repeats: int = 3) -> float:
-    """Median wall-clock seconds of `repeats` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(pattern: str, seq_len: int, window: int = BENCH_WINDOW, dim: int = BENCH_DIM, seed: int = 0,

@@ -22,7 +22,7 @@ from transformers import BertModel, LongformerConfig, LongformerModel
 from transformers.modeling_outputs import BaseModelOutput
 
 from helpers import finetune, training
-from helpers.classifiers import make_loader
+from helpers.batching import collate_padded, in_length_order, make_loader
 
 
 def wordpiece_lengths(tokenizer, texts: Sequence[str]) -> np.ndarray:
@@ -63,12 +63,14 @@ def chunk_and_pool_proba(classifier: finetune.FineTuned, texts: Sequence[str],
         chunks = finetune.chunk_review(ids, max_len, overlap, t.cls_token_id, t.sep_token_id)
         windows += chunks
         owner += [i] * len(chunks)
-    order = sorted(range(len(windows)), key=lambda i: len(windows[i]))  # similar lengths share a batch
-    batches = make_loader([windows[i] for i in order], [0] * len(windows), classifier.config.eval_batch_size,
-                          finetune.collate_padded(t.pad_token_id))
     device = next(classifier.model.parameters()).device
-    log_proba = training.predict_proba(classifier.model, batches, device).log()  # (windows, C), sorted
-    log_proba = log_proba[torch.argsort(torch.tensor(order))]  # back to window order
+
+    def predict(order: list[int]) -> torch.Tensor:
+        batches = make_loader([windows[i] for i in order], [0] * len(windows),
+                              classifier.config.eval_batch_size, collate_padded(t.pad_token_id))
+        return training.predict_proba(classifier.model, batches, device)  # (windows, C), shortest first
+
+    log_proba = in_length_order(predict, [len(w) for w in windows]).log()  # (windows, C), in window order
     # Mean of log-probabilities = mean of logits minus a constant per window: the same softmax.
     owner_index = torch.tensor(owner)
     summed = torch.zeros(len(texts), log_proba.size(1)).index_add_(0, owner_index, log_proba)

@@ -1,5 +1,5 @@
 """Recurrent networks from scratch: RNN, LSTM and GRU cells in PyTorch's weight layout, the loop over
-time, padding masks, gradients through time, and gradient clipping."""
+time over padded batches, gradients through time, and gradient clipping."""
 
 from __future__ import annotations
 
@@ -9,20 +9,10 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import Tensor, nn
 
+from helpers.batching import padding_mask
+from helpers.checks import check_sizes
+
 State = Tensor | tuple[Tensor, Tensor]  # h, or (h, c) for the LSTM
-
-
-def check_sizes(**sizes: int) -> None:
-    """Raise a ValueError naming any size that is not a positive int (hidden sizes, vocabularies, ...).
-
-    >>> check_sizes(hidden_size=0)
-    Traceback (most recent call last):
-    ...
-    ValueError: hidden_size must be a positive int, got 0.
-    """
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}.")
 
 
 class Cell(nn.Module):
@@ -107,16 +97,6 @@ def _select(keep: Tensor, new: State, old: State) -> State:
     return torch.where(keep, new, old)
 
 
-def length_mask(lengths: Tensor, steps: int) -> Tensor:
-    """(B, steps) booleans: True where step t is a real token of that sequence, False on padding.
-
-    >>> length_mask(torch.tensor([3, 1]), 4)
-    tensor([[ True,  True,  True, False],
-            [ True, False, False, False]])
-    """
-    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
-
-
 def reverse_within_length(x: Tensor, lengths: Tensor) -> Tensor:
     """Reverse each sequence of a padded batch (B, T, ...) over its own length; padding stays put.
 
@@ -126,7 +106,7 @@ def reverse_within_length(x: Tensor, lengths: Tensor) -> Tensor:
     """
     lengths = lengths.to(x.device)
     positions = torch.arange(x.size(1), device=x.device).expand(x.size(0), -1)  # (B, T)
-    index = torch.where(length_mask(lengths, x.size(1)), lengths[:, None] - 1 - positions, positions)
+    index = torch.where(padding_mask(lengths, x.size(1)), lengths[:, None] - 1 - positions, positions)
     index = index.view(*index.shape, *(1,) * (x.dim() - 2)).expand_as(x)  # (B, T, ...) like x
     return x.gather(1, index)
 
@@ -139,7 +119,7 @@ def unroll(cell: Cell, x: Tensor, state: State | None = None,
     and its outputs there are zero, which is what pack_padded_sequence gives nn.RNN/LSTM/GRU.
     """
     state = cell.initial_state(x.size(0)) if state is None else state
-    mask = None if lengths is None else length_mask(lengths.to(x.device), x.size(1))  # (B, T)
+    mask = None if lengths is None else padding_mask(lengths.to(x.device), x.size(1))  # (B, T)
     outputs = []
     for t in range(x.size(1)):
         new = cell(x[:, t], state)

@@ -27,6 +27,8 @@ import torch
 from tqdm.auto import tqdm
 
 from helpers import finetune, storage, training
+from helpers.batching import in_length_order, pad_batch
+from helpers.checks import check_texts
 from helpers.tokenization import clean_text
 
 LABELS = ("negative", "positive")  # index = class id: IMDB's 0 and 1
@@ -38,24 +40,6 @@ class Prediction(NamedTuple):
 
     label: str
     probability: float
-
-
-def check_texts(texts: Iterable[str]) -> list[str]:
-    """The texts as a list, or a clear error: a bare string, a non-string, an empty text, an empty batch."""
-    if isinstance(texts, bytes):
-        raise TypeError("Pass a list of texts, not a single bytes object: decode it and wrap it in a list.")
-    try:
-        texts = finetune.check_texts(texts)
-    except TypeError as error:
-        if not hasattr(texts, "__iter__"):
-            raise TypeError(f"Pass a list of texts; got a {type(texts).__name__}.") from None
-        raise error
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):  # None gets past finetune.check_texts, whose search ends in None
-            raise TypeError(f"Every text must be a string, got {type(text).__name__} (text {i}).")
-        if not text.strip():
-            raise ValueError(f"Text {i} is empty or only whitespace: there is nothing to classify.")
-    return texts
 
 
 @dataclass
@@ -81,26 +65,28 @@ class SentimentPredictor:
     @torch.no_grad()
     def logits(self, texts: Iterable[str], batch_size: int | None = None, progress: bool | None = None) -> torch.Tensor:
         """Raw class scores (N, classes), in batches of similar length; a progress bar when there are several."""
-        texts = [clean_text(t, lowercase=False) for t in check_texts(texts)]  # as in training: no HTML
+        texts = check_texts(texts, allow_blank=False)
+        texts = [clean_text(t, lowercase=False) for t in texts]  # as in training: no HTML
         batch_size = batch_size or self.batch_size
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive number of texts, got {batch_size}.")
         ids = self.classifier.inputs(texts)  # truncated as in training, [CLS] and [SEP] added
-        order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths together: less padding
         starts = range(0, len(ids), batch_size)
         show = progress if progress is not None else len(starts) > 1
         model, pad_id = self.classifier.model.eval(), self.classifier.tokenizer.pad_token_id
         # The model may be any module from (input_ids, attention_mask) to logits: one run by onnxruntime
         # (chapter 09) has no parameters, and its inputs stay on the CPU.
         device = next(model.parameters(), torch.empty(0)).device
-        out = None
-        for start in tqdm(starts, desc="predicting", unit="batch", disable=not show, leave=True):
-            rows = order[start:start + batch_size]
-            inputs, _ = finetune.pad_batch([ids[i] for i in rows], [0] * len(rows), pad_id)
-            logits = model(**training.to_device(inputs, device)).float().cpu()  # (B, classes)
-            out = torch.empty(len(ids), logits.shape[1]) if out is None else out
-            out[torch.as_tensor(rows)] = logits
-        return out
+
+        def predict(order: list[int]) -> torch.Tensor:
+            outputs = []
+            for start in tqdm(starts, desc="predicting", unit="batch", disable=not show, leave=True):
+                rows = order[start:start + batch_size]
+                inputs, _ = pad_batch([ids[i] for i in rows], [0] * len(rows), pad_id)
+                outputs.append(model(**training.to_device(inputs, device)).float().cpu())  # (B, classes)
+            return torch.cat(outputs)  # (N, classes), shortest first
+
+        return in_length_order(predict, [len(x) for x in ids])
 
     def predict_proba(self, texts: Iterable[str], batch_size: int | None = None,
                       progress: bool | None = None) -> np.ndarray:

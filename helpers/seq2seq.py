@@ -15,7 +15,8 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from tqdm.auto import tqdm
 
-from helpers.attention import AdditiveAttention, MultiplicativeAttention, padding_mask
+from helpers.attention import AdditiveAttention, MultiplicativeAttention
+from helpers.batching import padding_mask
 from helpers.config import Profile, get_device
 from helpers.decoding import greedy_decode
 from helpers.tokenization import Vocab
@@ -233,7 +234,7 @@ class Seq2Seq(nn.Module):
     def start(self, src: Tensor, src_lengths: Tensor) -> State:
         """Read the source once; the state holds what every later step needs, batch first."""
         memory, summary = self.encoder(src, src_lengths)
-        mask = padding_mask(src_lengths.to(src.device), src.size(1))[:, 0, 0]  # (B, S): True at real words
+        mask = padding_mask(src_lengths.to(src.device), src.size(1))  # (B, S): True at real words
         return self.decoder.start(memory, summary, mask)
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping, Set
 
 import regex
 
+from helpers.checks import check_size
+
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # A tag starts with a letter, "/" or "!" and cannot contain "<": each match attempt stops at the next "<", so
 # cleaning stays linear on any input (the looser <[^>]+> rescans to the end of the text from every "<" that is
@@ -73,21 +75,7 @@ def char_tokenize(text: str) -> list[str]:
     return regex.findall(r"\X", text)
 
 
-# --- checks shared by every function that takes a batch -----------------------------------------------
-
-def check_texts(texts: Iterable[str], name: str = "texts") -> list[str]:
-    """The batch as a list of strings, or a clear error: a bare string, an empty batch, a non-string item."""
-    if isinstance(texts, str):
-        raise TypeError(f"{name} must be a list of texts, got one string: wrap it in a list, "
-                        f"e.g. [{texts[:20]!r}].")
-    texts = list(texts)
-    if not texts:
-        raise ValueError(f"{name} is empty: give at least one text.")
-    for text in texts:
-        if not isinstance(text, str):
-            raise TypeError(f"{name} must hold strings, got a {type(text).__name__}: {text!r:.60}.")
-    return texts
-
+# --- the check for functions that take token lists -----------------------------------------------------
 
 def each_token_list(token_lists: Iterable[list[str]], name: str = "token_lists") -> Iterator[list[str]]:
     """Yield the token lists one at a time (a generator stays lazy); fail clearly on a string or on none."""
@@ -103,15 +91,6 @@ def each_token_list(token_lists: Iterable[list[str]], name: str = "token_lists")
         yield tokens
     if empty:
         raise ValueError(f"{name} is empty: give at least one list of tokens.")
-
-
-def check_size(value: object, name: str) -> int:
-    """A positive int, or a ValueError/TypeError that names the argument."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive int, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}.")
-    return value
 
 
 # --- vocabularies --------------------------------------------------------------------------------------

@@ -4,19 +4,19 @@ chapter 04's numbers task, and an encoder-only classifier for IMDB."""
 from __future__ import annotations
 
 import math
-import random
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 from datasets import Dataset
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
 from helpers import training
-from helpers.attention import MultiHeadAttention, PositionalEncoding, causal_mask, padding_mask
+from helpers.attention import MultiHeadAttention, PositionalEncoding, causal_mask
+from helpers.batching import (LengthBucketSampler, head_and_tail, max_pool, mean_pool, pad_collate,
+                              padding_mask)
+from helpers.checks import check_texts
+from helpers.classifiers import TrainedClassifier
 from helpers.config import Profile, get_device
 from helpers.tokenization import Vocab, clean_text, word_tokenize
 
@@ -132,7 +132,7 @@ class Transformer(nn.Module):
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """The encoder's output (B, S, d_model) and the padding mask (B, 1, 1, S) every decoder layer reuses."""
-        mask = padding_mask(src_lengths.to(src.device), src.size(1))
+        mask = padding_mask(src_lengths.to(src.device), src.size(1))[:, None, None]  # (B, 1, 1, S)
         x = self.dropout(self.positions(self.src_embed(src) * self.scale))
         for layer in self.encoder_layers:
             x = layer(x, mask)
@@ -181,87 +181,20 @@ class TransformerClassifier(nn.Module):
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """Logits (B, classes) for padded word ids (B, T)."""
-        mask = padding_mask(lengths.to(ids.device), ids.size(1))  # (B, 1, 1, T)
+        real = padding_mask(lengths.to(ids.device), ids.size(1))  # (B, T)
+        mask = real[:, None, None]  # (B, 1, 1, T): every head and query ignores padded keys
         x = self.dropout(self.positions(self.embedding(ids) * self.scale))
         for layer in self.layers:
             x = layer(x, mask)
         x = self.norm(x)  # (B, T, d_model)
-        real = mask[:, 0, 0, :, None]  # (B, T, 1)
-        mean = (x * real).sum(1) / real.sum(1)
-        top = x.masked_fill(~real, float("-inf")).amax(1)
-        return self.out(self.dropout(torch.cat([mean, top], dim=-1)))
-
-
-def head_and_tail(ids: list[int], max_len: int) -> list[int]:
-    """The first and last max_len/2 tokens of a long review: verdicts come at the start or the end.
-
-    >>> head_and_tail([1, 2, 3, 4, 5, 6], 4)
-    [1, 2, 5, 6]
-    """
-    if len(ids) <= max_len:
-        return ids
-    return ids[: max_len // 2] + ids[len(ids) - (max_len - max_len // 2):]
-
-
-class LengthBuckets(Sampler[list[int]]):
-    """Batches of indices of similar length, in random order each epoch: little padding, still shuffled."""
-
-    def __init__(self, lengths: list[int], batch_size: int, shuffle: bool, seed: int = 0):
-        self.lengths, self.batch_size, self.shuffle, self.seed, self.epoch = lengths, batch_size, shuffle, seed, 0
-
-    def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        index = list(range(len(self.lengths)))
-        if self.shuffle:
-            rng = random.Random(self.seed + self.epoch)
-            self.epoch += 1
-            rng.shuffle(index)
-        # Sort within windows of 50 batches, cut into batches, then shuffle the batches.
-        window = 50 * self.batch_size
-        index = [i for s in range(0, len(index), window)
-                 for i in sorted(index[s:s + window], key=self.lengths.__getitem__)]
-        batches = [index[i:i + self.batch_size] for i in range(0, len(index), self.batch_size)]
-        if self.shuffle:
-            rng.shuffle(batches)
-        return iter(batches)
-
-
-def collate(examples: list[tuple[list[int], int]]) -> tuple[dict[str, Tensor], Tensor]:
-    """Pad a batch of (ids, label) to its longest review: ({'ids', 'lengths'}, labels), as training.fit expects."""
-    ids = pad_sequence([torch.tensor(x) for x, _ in examples], batch_first=True, padding_value=0)
-    lengths = torch.tensor([len(x) for x, _ in examples])
-    return {"ids": ids, "lengths": lengths}, torch.tensor([y for _, y in examples])
-
-
-@dataclass
-class TrainedClassifier:
-    """A trained IMDB classifier with its vocabulary, history and cost."""
-
-    model: TransformerClassifier
-    vocab: Vocab
-    max_len: int
-    history: list[dict[str, float]]
-    train_seconds: float
-
-    def batches(self, texts: list[str], labels: list[int] | None = None, batch_size: int = 128) -> DataLoader:
-        """Batches in the order of `texts` (labels 0 when not given)."""
-        encoded = encode_reviews(texts, self.vocab, self.max_len)
-        labels = list(labels) if labels is not None else [0] * len(texts)
-        return DataLoader(list(zip(encoded, labels)), batch_size=batch_size, collate_fn=collate)
-
-    def accuracy(self, ds: Dataset) -> float:
-        """Accuracy on a split with text and label columns."""
-        batches = self.batches(list(ds["text"]), list(ds["label"]))
-        return training.evaluate(self.model, batches, next(self.model.parameters()).device)["accuracy"]
+        pooled = torch.cat([mean_pool(x, real), max_pool(x, real)], dim=-1)  # (B, 2 d_model)
+        return self.out(self.dropout(pooled))
 
 
 def encode_reviews(texts: list[str], vocab: Vocab, max_len: int) -> list[list[int]]:
     """Clean, word-tokenize and look up each review, keeping its first and last max_len/2 words."""
-    if isinstance(texts, str):
-        raise TypeError("encode_reviews takes a list of reviews: wrap the single one in a list.")
-    return [head_and_tail(vocab.encode(word_tokenize(clean_text(t))), max_len) or [1] for t in texts]
+    tokens = [word_tokenize(clean_text(t)) for t in check_texts(texts)]
+    return [head_and_tail(vocab.encode(t), max_len) or [1] for t in tokens]
 
 
 def train_classifier(train: Dataset, val: Dataset, profile: Profile, progress: bool = True,
@@ -280,15 +213,19 @@ def train_classifier(train: Dataset, val: Dataset, profile: Profile, progress: b
     if vocab is None:
         vocab = Vocab.build(tokens, min_freq=2, max_size=profile.vocab_size)
     encoded = [head_and_tail(vocab.encode(t), profile.max_len) or [1] for t in tokens]
-    train_batches = DataLoader(list(zip(encoded, train["label"])), collate_fn=collate,
-                               batch_sampler=LengthBuckets([len(e) for e in encoded], profile.batch_size, True))
+    # Python's random stream: the order this chapter's measured results were made with (see the sampler).
+    sampler = LengthBucketSampler([len(e) for e in encoded], profile.batch_size, rng="python")
+    train_batches = DataLoader(list(zip(encoded, train["label"])), batch_sampler=sampler,
+                               collate_fn=pad_collate)
     val_encoded = encode_reviews(list(val["text"]), vocab, profile.max_len)
-    val_batches = DataLoader(list(zip(val_encoded, val["label"])), collate_fn=collate,
-                             batch_sampler=LengthBuckets([len(e) for e in val_encoded], 128, False))
+    sampler = LengthBucketSampler([len(e) for e in val_encoded], 128, shuffle=False)
+    val_batches = DataLoader(list(zip(val_encoded, val["label"])), batch_sampler=sampler,
+                             collate_fn=pad_collate)
     model = TransformerClassifier(len(vocab), profile.transformer_dim, profile.transformer_heads,
                                   profile.transformer_layers, 4 * profile.transformer_dim, profile.max_len,
                                   vectors=vectors)
     history = training.fit(model, train_batches, val_batches, epochs=profile.transformer_epochs, lr=1e-3,
                            weight_decay=0.01, clip_norm=1.0, device=get_device(), progress=progress,
                            warmup=warmup)
-    return TrainedClassifier(model, vocab, profile.max_len, history, time.perf_counter() - start)
+    return TrainedClassifier(model, lambda texts: encode_reviews(texts, vocab, profile.max_len), pad_collate,
+                             history, time.perf_counter() - start, vocab, batch_size=128)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from helpers.tokenization import check_size, check_texts
+from helpers.checks import check_size, check_texts
 
 if TYPE_CHECKING:
     import sentencepiece

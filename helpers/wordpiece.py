@@ -20,7 +20,7 @@ from collections.abc import Container, Iterable, Mapping
 from tqdm import tqdm
 
 from helpers.bpe import merge
-from helpers.tokenization import check_size, check_texts
+from helpers.checks import check_size, check_texts
 
 # The CJK ideograph blocks that BERT puts in words of their own, as Hugging Face's Rust normalizer lists them.
 # (Its table starts the sixth block at 0x2B920, where Google's original BERT has 0x2B820: the 256 ideographs

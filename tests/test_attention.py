@@ -1,11 +1,12 @@
 import doctest
+import pathlib
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers import attention
+from helpers import attention, batching
 
 
 def test_doctests():
@@ -20,7 +21,7 @@ def _qkv(seed=0, batch=2, heads=3, t=5, s=7, d=8):
 
 def test_scaled_dot_product_attention_equals_pytorch_with_a_padding_mask():
     q, k, v = _qkv()
-    mask = attention.padding_mask(torch.tensor([7, 3]), 7)
+    mask = batching.padding_mask(torch.tensor([7, 3]), 7)[:, None, None]  # (B, 1, 1, S)
     out, weights = attention.scaled_dot_product_attention(q, k, v, mask)
     torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
     assert weights[1, :, :, 3:].abs().max() == 0, "padded keys get no weight"
@@ -33,7 +34,7 @@ def test_scaled_dot_product_attention_equals_pytorch_with_a_causal_mask():
     out, weights = attention.scaled_dot_product_attention(x, x, x, causal)
     torch.testing.assert_close(out, F.scaled_dot_product_attention(x, x, x, is_causal=True))
     assert torch.equal(weights > 0, causal.expand_as(weights)), "no position looks ahead"
-    both = causal & attention.padding_mask(torch.tensor([6, 4]), 6)
+    both = causal & batching.padding_mask(torch.tensor([6, 4]), 6)[:, None, None]
     torch.testing.assert_close(attention.scaled_dot_product_attention(x, x, x, both)[0],
                                F.scaled_dot_product_attention(x, x, x, attn_mask=both))
 
@@ -52,7 +53,7 @@ def test_multi_head_attention_equals_nn_multiheadattention_with_copied_weights(n
     mine = attention.MultiHeadAttention(16, 4)
     mine.load_state_dict(theirs.state_dict())
     query, memory = torch.randn(2, 5, 16), torch.randn(2, 7, 16)
-    mask = attention.padding_mask(torch.tensor([7, 2]), 7)
+    mask = batching.padding_mask(torch.tensor([7, 2]), 7)[:, None, None]  # (B, 1, 1, S)
     # PyTorch's key_padding_mask marks what to ignore (True = padding); ours marks what may be seen.
     expected, expected_weights = theirs(query, memory, memory, key_padding_mask=~mask[:, 0, 0])
     out, weights = mine(query, memory, memory, mask, need_weights=need_weights)
@@ -102,12 +103,35 @@ def test_positional_encoding_kinds_and_lengths():
 
 def test_additive_and_multiplicative_attention_weigh_only_real_positions():
     torch.manual_seed(0)
-    keys, mask = torch.randn(2, 6, 10), attention.padding_mask(torch.tensor([6, 2]), 6)[:, 0, 0]
+    keys, mask = torch.randn(2, 6, 10), batching.padding_mask(torch.tensor([6, 2]), 6)
     for module in (attention.AdditiveAttention(4, 10, 8), attention.MultiplicativeAttention(4, 10)):
         context, weights = module(torch.randn(2, 4), module.project_keys(keys), keys, mask)
         torch.testing.assert_close(weights.sum(-1), torch.ones(2))
         assert weights[1, 2:].abs().max() == 0
         torch.testing.assert_close(context, (weights[:, :, None] * keys).sum(1))
+
+
+def test_peak_bytes_counts_what_is_alive_at_once_not_the_total():
+    mib = 2**20 // 4  # floats in one MiB
+
+    def one_after_another():
+        for _ in range(3):
+            torch.ones(mib)
+
+    def three_at_once():
+        return [torch.ones(mib) for _ in range(3)]
+
+    assert attention.peak_bytes(one_after_another) == pytest.approx(2**20, rel=0.01)
+    assert attention.peak_bytes(three_at_once) == pytest.approx(3 * 2**20, rel=0.01)
+
+
+def test_attention_cost_needs_no_linux_proc(monkeypatch):
+    # macOS and Windows have no /proc: the measurement must not depend on it.
+    exists = pathlib.Path.exists
+    monkeypatch.setattr(pathlib.Path, "exists", lambda path, *args, **kwargs: not str(path).startswith("/proc")
+                        and exists(path, *args, **kwargs))
+    cost = attention.attention_cost(64, "from scratch", repeats=1)
+    assert cost["peak_bytes"] >= 4 * 64 * 64 * 4 and cost["seconds"] > 0  # the (4, 64, 64) float32 scores
 
 
 def test_attention_cost_sees_the_score_matrix_only_where_it_is_stored():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from helpers import bigbird, long_attention
+from helpers import attention, bigbird, long_attention
 
 
 @pytest.mark.parametrize(("seq_len", "block", "n_random", "n_heads"), [
@@ -43,7 +43,7 @@ def test_memory_grows_with_length_not_length_squared():
         q, k, v = torch.randn(3, 1, 1, seq_len, 16).unbind(0)
         layout = bigbird.bigbird_layout(seq_len // 32, 3)
         with torch.no_grad():
-            return long_attention.peak_bytes(lambda: bigbird.bigbird_attention(q, k, v, 32, layout))
+            return attention.peak_bytes(lambda: bigbird.bigbird_attention(q, k, v, 32, layout))
 
     assert peak(4096) < 2.2 * peak(2048), "twice the length, about twice the memory (T^2 would be 4x)"
     assert peak(4096) < 4096 * 4096 * 4 / 4, "a (T, T) float matrix would take 64 MiB"

@@ -255,11 +255,11 @@ def test_a_file_given_as_the_folder_says_so(parquet_dir, monkeypatch):
 
 @pytest.mark.parametrize("sizes", [{"n_train": -1}, {"n_train": 0}, {"n_test": -5}])
 def test_sizes_must_be_positive(parquet_dir, sizes):
-    with pytest.raises(ValueError, match=f"{next(iter(sizes))} must be a positive number of reviews"):
+    with pytest.raises(ValueError, match=f"{next(iter(sizes))} must be a positive int, or None for the whole split"):
         data.load_imdb(parquet_dir, **sizes)
 
 
 @pytest.mark.parametrize("sizes", [{"n_train": 2.5}, {"n_train": "100"}, {"n_test": True}])
 def test_sizes_must_be_whole_numbers(parquet_dir, sizes):
-    with pytest.raises(TypeError, match=f"{next(iter(sizes))} must be a whole number of reviews"):
+    with pytest.raises(TypeError, match=f"{next(iter(sizes))} must be a positive int, or None for the whole split"):
         data.load_imdb(parquet_dir, **sizes)

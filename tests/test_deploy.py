@@ -6,7 +6,7 @@ import pytest
 import torch
 from tiny import tiny_finetuned
 
-from helpers import bench, config, data, deploy, ensemble, finetune
+from helpers import batching, bench, config, data, deploy, ensemble, finetune
 from helpers.sentiment import SentimentPredictor
 
 REVIEWS = ["A joy from start to finish.", "Two hours I will never get back, and the popcorn was stale too.",
@@ -24,7 +24,7 @@ def exported(tmp_path_factory):
 
 
 def _batch(classifier, texts):
-    inputs, _ = finetune.pad_batch(classifier.inputs(texts), [0] * len(texts), classifier.tokenizer.pad_token_id)
+    inputs, _ = batching.pad_batch(classifier.inputs(texts), [0] * len(texts), classifier.tokenizer.pad_token_id)
     return inputs
 
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from helpers import finetune, models
+from helpers import batching, finetune, models
 from tiny import kill_a_save
 
 POSITIVE, NEGATIVE = ("great", "superb", "wonderful"), ("awful", "boring", "dreadful")
@@ -121,8 +121,8 @@ def test_a_review_gets_the_same_logits_alone_or_padded_in_a_batch(checkpoint, to
     _, model = finetune.build_classifier(checkpoint, config, verbose=False)
     model.eval()
     short, long = [101, 2307, 102], [101, 2307, 2143, 2001, 6659, 102]
-    inputs, _ = finetune.pad_batch([short, long], [0, 0], tokenizer.pad_token_id)
-    alone, _ = finetune.pad_batch([short], [0], tokenizer.pad_token_id)
+    inputs, _ = batching.pad_batch([short, long], [0, 0], tokenizer.pad_token_id)
+    alone, _ = batching.pad_batch([short], [0], tokenizer.pad_token_id)
     torch.testing.assert_close(model(**inputs)[0], model(**alone)[0], atol=1e-5, rtol=1e-5)
 
 

@@ -3,7 +3,7 @@ import torch
 from datasets import Dataset
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from helpers import finetune, long_documents, models
+from helpers import batching, finetune, long_documents, models
 
 WORDS = "the film was a slow but moving story and the actors were great though the end dragged".split()
 
@@ -55,7 +55,7 @@ def test_chunk_and_pool_averages_the_windows_logits(classifier):
     t = classifier.tokenizer
     windows = finetune.chunk_review(finetune.encode(t, texts[:1])[0], 32, 8, t.cls_token_id, t.sep_token_id)
     assert len(windows) > 2
-    inputs, _ = finetune.pad_batch(windows, [0] * len(windows), t.pad_token_id)
+    inputs, _ = batching.pad_batch(windows, [0] * len(windows), t.pad_token_id)
     with torch.no_grad():
         expected = classifier.model(**inputs).mean(0).softmax(-1)
     torch.testing.assert_close(proba[0], expected)

@@ -3,7 +3,7 @@ import torch
 from transformers import LongformerConfig
 from transformers.models.longformer.modeling_longformer import LongformerSelfAttention
 
-from helpers import long_attention, longformer
+from helpers import attention, long_attention, longformer
 
 
 @pytest.mark.parametrize(("seq_len", "window", "global_tokens"), [
@@ -47,7 +47,7 @@ def test_memory_grows_with_length_times_window_not_length_squared():
     def peak(seq_len):
         q, k, v = torch.randn(3, 1, 1, seq_len, 16).unbind(0)
         with torch.no_grad():
-            return long_attention.peak_bytes(lambda: longformer.sliding_window_attention(q, k, v, 64, [0]))
+            return attention.peak_bytes(lambda: longformer.sliding_window_attention(q, k, v, 64, [0]))
 
     assert peak(4096) < 2.2 * peak(2048), "twice the length, about twice the memory (T^2 would be 4x)"
     assert peak(4096) < 4096 * 4096 * 4 / 4, "a (T, T) float matrix would take 64 MiB"

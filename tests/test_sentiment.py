@@ -28,7 +28,7 @@ def predictor():
 @pytest.mark.parametrize("texts, error, message", [
     ("one review", TypeError, "wrap it in a list"),
     ([], ValueError, "at least one text"),
-    (["fine", 3], TypeError, "must be a string, got int"),
+    (["fine", 3], TypeError, "must hold strings, got a int"),
     (["fine", "  \n"], ValueError, "Text 1 is empty or only whitespace"),
     ([""], ValueError, "Text 0 is empty"),
     (None, TypeError, "list of texts"),

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import attention, decoding, seq2seq, transformer
+from helpers import attention, batching, decoding, seq2seq, transformer
 
 
 def test_doctests():
@@ -13,7 +13,7 @@ def test_doctests():
 
 
 def _mask(lengths, size):
-    return attention.padding_mask(torch.tensor(lengths), size)
+    return batching.padding_mask(torch.tensor(lengths), size)[:, None, None]  # (B, 1, 1, T)
 
 
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-LN", "pre-LN"])
@@ -113,29 +113,11 @@ def test_post_ln_keeps_activations_normalized_and_pre_ln_lets_the_residual_grow(
         assert (abs(std - 1) < 0.05) if not norm_first else std > 2
 
 
-def test_head_and_tail_keeps_both_ends():
-    assert transformer.head_and_tail(list(range(10)), 4) == [0, 1, 8, 9]
-    assert transformer.head_and_tail(list(range(10)), 5) == [0, 1, 7, 8, 9]
-    assert transformer.head_and_tail([1, 2], 4) == [1, 2]
-
-
-def test_length_buckets_cover_every_index_once_and_group_similar_lengths():
-    lengths = [(i * 37) % 101 for i in range(1000)]
-    sampler = transformer.LengthBuckets(lengths, 10, shuffle=True, seed=0)
-    first, second = list(sampler), list(sampler)
-    assert sorted(i for b in first for i in b) == list(range(1000)) and len(first) == len(sampler) == 100
-    assert first != second, "a new order every epoch"
-    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in first) / len(first)
-    assert spread < 10  # random batches would span most of 0..100
-    assert list(transformer.LengthBuckets(lengths, 10, shuffle=False)) == list(
-        transformer.LengthBuckets(lengths, 10, shuffle=False))
-
-
 def test_classifier_ignores_padding():
     torch.manual_seed(0)
     model = transformer.TransformerClassifier(50, 16, 2, 2, 32, max_len=12).eval()
-    inputs, _ = transformer.collate([([5, 6, 7], 0), (list(range(2, 12)), 1)])
-    alone, _ = transformer.collate([([5, 6, 7], 0)])
+    inputs, _ = batching.pad_collate([([5, 6, 7], 0), (list(range(2, 12)), 1)])
+    alone, _ = batching.pad_collate([([5, 6, 7], 0)])
     torch.testing.assert_close(model(**inputs)[:1], model(**alone))
 
 
