@@ -119,7 +119,7 @@ def test_a_save_killed_midway_leaves_the_old_predictor_intact(predictor, tmp_pat
 
 
 def test_none_among_the_texts_gets_the_same_type_error_as_other_non_strings(predictor):
-    with pytest.raises(TypeError, match="must be a string, got NoneType"):
+    with pytest.raises(TypeError, match="must hold strings, got a NoneType"):
         predictor.predict(["fine", None])
 
 
