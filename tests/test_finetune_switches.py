@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from helpers import finetune
+from helpers import finetune, training
 from tiny import tiny_finetuned
 
 TEXTS = ["a great film", "an awful plot", "superb acting", "boring and dreadful", "wonderful music",
@@ -36,7 +36,7 @@ def test_bf16_runs_the_forward_pass_in_bfloat16():
 
 def test_fp16_on_a_cpu_says_what_to_use_instead():
     with pytest.raises(ValueError, match="precision='bf16'"):
-        finetune.mixed_precision("fp16", torch.device("cpu"))
+        training.mixed_precision("fp16", torch.device("cpu"))
     with pytest.raises(ValueError, match="precision must be one of"):
         finetune.FinetuneConfig(precision="fp8")
 
