@@ -114,3 +114,11 @@ def test_step_seconds_times_a_step_at_each_precision_and_leaves_the_model_as_it_
     assert all(p.grad is None for p in model.parameters()), "no gradient left behind"
     for name, p in model.named_parameters():
         torch.testing.assert_close(p.detach(), before[name], msg=name)
+
+
+def test_fit_gives_the_numbers_it_gave_before_the_shared_training_core():
+    """Measured with the loop as it was before `training.optimizer_step`, `BestWeights` and `mixed_precision`."""
+    model, history = _run(dataclasses.replace(BASE, epochs=2, batch_size=8, warmup=0.25, adversarial=0.5))
+    torch.testing.assert_close([row["loss"] for row in history.steps],
+                               [0.7383807301521301, 0.7383807897567749, 0.695002019405365, 0.6941283941268921])
+    torch.testing.assert_close(model.head.bias.tolist(), [0.0980454608798027, -0.023312289267778397])
