@@ -232,7 +232,8 @@ def train_sgns(model: nn.Module, corpus: Corpus, epochs: int, window: int = 5, n
         _positive(name, size)
     if len(corpus) == 0:
         raise ValueError("The corpus has no tokens to train on.")
-    generator, device = torch.Generator().manual_seed(seed), model_device(model)  # draws on the CPU; batches to the model
+    # The draws stay on the CPU, where the seed's stream is; the batches move to the model.
+    generator, device = torch.Generator().manual_seed(seed), model_device(model)
     keep, table = keep_probabilities(corpus.counts, threshold), noise_table(corpus.counts)
     optimizer = torch.optim.SparseAdam(list(model.parameters()), lr=lr)
     losses: list[float] = []

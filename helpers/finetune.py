@@ -229,7 +229,7 @@ class FinetuneConfig:
     seed: int = 0  # head initialization, batch order, dropout
     eval_batch_size: int = 64
     # 08: the switches of the ablation table (each off by default)
-    precision: str = "fp32"  # "bf16" (CPU or GPU), "fp16" (GPU, with loss scaling): autocast; "auto": the device's
+    precision: str = "fp32"  # "bf16" (CPU or GPU), "fp16" (GPU, loss scaling): autocast; "auto": the device's
     accumulation: int = 1  # batches whose gradients add up before one optimizer step: batches this many times larger
     patience: int | None = None  # early stopping: stop after this many epochs without a better validation accuracy
     layer_decay: float | None = None  # layer-wise LR decay: each layer learns at this factor of the one above it

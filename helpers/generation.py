@@ -62,8 +62,8 @@ def sample(model: nn.Module, ids: torch.Tensor, steps: int, temperature: float =
     """Draw each next token from the model's distribution, reshaped: divided by `temperature`, then cut to the
     top k, then to the nucleus p (transformers' order). (B, T + steps), on the model's device.
 
-    The draws are made where `generator` lives (the model's device without one), so a CPU generator's seed
-    gives the same text whether the model runs on a CPU or a GPU."""
+    The draws are made where `generator` lives (the model's device without one), so a seeded CPU generator
+    serves a model on any device and makes the same draws there."""
     if temperature <= 0:
         raise ValueError(f"temperature must be positive (use greedy for the limit 0), got {temperature}.")
     ids = ids.to(model_device(model))

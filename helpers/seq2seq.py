@@ -18,8 +18,8 @@ from helpers.attention import AdditiveAttention, MultiplicativeAttention, paddin
 from helpers.config import Profile, get_device
 from helpers.decoding import greedy_decode
 from helpers.tokenization import Vocab
-from helpers.training import (BestWeights, mixed_precision, model_device, optimizer_step, progress_bar, to_device,
-                              warmup_then_decay)
+from helpers.training import (BestWeights, mixed_precision, model_device, optimizer_step, progress_bar,
+                              to_device, warmup_then_decay)
 from helpers.transformer import Transformer
 
 State = dict[str, Tensor]  # everything a decoder carries from step to step, batch first

@@ -27,7 +27,7 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_acc
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
-# --- Device --------------------------------------------------------------------------------------------------
+# --- Device -------------------------------------------------------------------------------------------------
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -58,7 +58,7 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-# --- Precision -----------------------------------------------------------------------------------------------
+# --- Precision ----------------------------------------------------------------------------------------------
 
 
 def choose_precision(device: torch.device, capability: tuple[int, int] | None = None) -> str:
@@ -105,7 +105,7 @@ def mixed_precision(precision: str, device: torch.device
     return autocast, torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
 
-# --- One optimizer step, the best epoch, the progress bar ----------------------------------------------------
+# --- One optimizer step, the best epoch, the progress bar ---------------------------------------------------
 
 
 def optimizer_step(optimizers: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
@@ -170,8 +170,9 @@ def progress_bar(total: int | None, desc: str | None, unit: str = "it", progress
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: Iterable[Batch], device: torch.device | None = None) -> dict[str, float]:
-    """Mean cross-entropy loss and accuracy of `model` over `batches` (moved to `device`, default the model's)."""
+def evaluate(model: nn.Module, batches: Iterable[Batch],
+             device: torch.device | None = None) -> dict[str, float]:
+    """Mean cross-entropy loss and accuracy of `model` over `batches` (on `device`, default the model's)."""
     model.eval()
     device = device or model_device(model)
     loss_sum, correct, count = 0.0, 0, 0
@@ -187,7 +188,8 @@ def evaluate(model: nn.Module, batches: Iterable[Batch], device: torch.device | 
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, batches: Iterable[Batch], device: torch.device | None = None) -> torch.Tensor:
+def predict_proba(model: nn.Module, batches: Iterable[Batch],
+                  device: torch.device | None = None) -> torch.Tensor:
     """Class probabilities (N, classes) for every example in `batches`, in order (on the CPU)."""
     model.eval()
     device = device or model_device(model)
