@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from helpers.training import model_device
+
 State = dict[str, Tensor]
 
 
@@ -37,8 +39,10 @@ def greedy_decode(model: nn.Module, src: Tensor, src_lengths: Tensor, bos: int, 
     """The most probable next token at every step, for a whole batch at once; outputs without <eos>.
 
     With `prefix` (B, P), the decoder is first made to read those tokens, whatever it would have chosen
-    (they start each output), and continues greedily from there.
+    (they start each output), and continues greedily from there. Inputs move to the model's device.
     """
+    src, src_lengths = src.to(model_device(model)), src_lengths.to(model_device(model))
+    prefix = prefix.to(src.device) if prefix is not None else None
     state = model.start(src, src_lengths)
     tokens = torch.full((src.size(0),), bos, dtype=torch.long, device=src.device)
     forced = prefix.unbind(1) if prefix is not None else ()
@@ -75,6 +79,7 @@ def beam_search(model: nn.Module, src: Tensor, src_length: Tensor, bos: int, eos
     """
     if beam_size < 1:
         raise ValueError(f"beam_size must be at least 1, got {beam_size}.")
+    src, src_length = src.to(model_device(model)), src_length.to(model_device(model))
     state = model.start(src[None], src_length.reshape(1))
     prefixes, log_probs, finished = [[]], torch.zeros(1, device=src.device), []
     tokens = torch.full((1,), bos, dtype=torch.long, device=src.device)
@@ -106,6 +111,7 @@ def beam_search(model: nn.Module, src: Tensor, src_length: Tensor, bos: int, eos
 def exhaustive_search(model: nn.Module, src: Tensor, src_length: Tensor, bos: int, eos: int, max_len: int,
                       alpha: float = 0.0) -> Hypothesis:
     """Score every possible output up to max_len tokens and return the best: V**max_len of them, tiny V only."""
+    src, src_length = src.to(model_device(model)), src_length.to(model_device(model))
     start = model.start(src[None], src_length.reshape(1))
     vocab_size = model.step(torch.tensor([bos], device=src.device), start)[0].size(-1)
     best = None
@@ -136,7 +142,7 @@ class TableDecoder(nn.Module):
         self.register_buffer("log_table", probabilities.log())
 
     def start(self, src: Tensor, src_lengths: Tensor) -> State:
-        return {"batch": torch.zeros(src.size(0), 0)}
+        return {"batch": torch.zeros(src.size(0), 0, device=src.device)}
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         return self.log_table[tokens], state  # (B, V)

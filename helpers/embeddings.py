@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from helpers.tokenization import Vocab, clean_text, word_tokenize
+from helpers.training import model_device, to_device
 
 if TYPE_CHECKING:  # transformers and scipy are slow to import: the functions that use them import them
     from scipy import sparse
@@ -231,7 +232,8 @@ def train_sgns(model: nn.Module, corpus: Corpus, epochs: int, window: int = 5, n
         _positive(name, size)
     if len(corpus) == 0:
         raise ValueError("The corpus has no tokens to train on.")
-    generator = torch.Generator().manual_seed(seed)
+    # The draws stay on the CPU, where the seed's stream is; the batches move to the model.
+    generator, device = torch.Generator().manual_seed(seed), model_device(model)
     keep, table = keep_probabilities(corpus.counts, threshold), noise_table(corpus.counts)
     optimizer = torch.optim.SparseAdam(list(model.parameters()), lr=lr)
     losses: list[float] = []
@@ -249,7 +251,7 @@ def train_sgns(model: nn.Module, corpus: Corpus, epochs: int, window: int = 5, n
                 for batch in torch.randperm(len(centers), generator=generator).split(batch_size):
                     draws = torch.randint(len(table), (len(batch), negatives), generator=generator)
                     noise = table[draws]  # (B, K)
-                    loss = model(centers[batch], contexts[batch], noise)
+                    loss = model(*to_device((centers[batch], contexts[batch], noise), device))
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
@@ -330,14 +332,14 @@ def train_glove(model: GloVe, cooccurrences: sparse.spmatrix, epochs: int, batch
         raise ValueError("The co-occurrence matrix has no non-zero cell to fit.")
     rows, cols = torch.from_numpy(cells.row).long(), torch.from_numpy(cells.col).long()  # (C,), (C,)
     x = torch.from_numpy(cells.data).float()  # (C,)
-    generator = torch.Generator().manual_seed(seed)
+    generator, device = torch.Generator().manual_seed(seed), model_device(model)
     optimizer = torch.optim.Adagrad(list(model.parameters()), lr=lr)
     losses: list[float] = []
     with tqdm(range(epochs), desc="GloVe", unit="epoch", disable=not progress) as bar:
         for _ in bar:
             total = 0.0
             for batch in torch.randperm(len(x), generator=generator).split(batch_size):
-                loss = model(rows[batch], cols[batch], x[batch])
+                loss = model(*to_device((rows[batch], cols[batch], x[batch]), device))
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -423,7 +425,7 @@ class SubwordSkipGram(nn.Module):
         lengths = self.lengths[centers]  # (B,)
         offsets = lengths.cumsum(0) - lengths  # (B,)
         # Where each bag's rows sit in self.rows: its word's start plus the row's rank inside the bag.
-        rank = torch.arange(int(lengths.sum())) - offsets.repeat_interleave(lengths)
+        rank = torch.arange(int(lengths.sum()), device=centers.device) - offsets.repeat_interleave(lengths)
         return self.center(self.rows[self.starts[centers].repeat_interleave(lengths) + rank], offsets)
 
     def forward(self, centers: Tensor, contexts: Tensor, noise: Tensor) -> Tensor:
@@ -437,14 +439,15 @@ class SubwordSkipGram(nn.Module):
             empty = [w for w, r in zip(words, rows) if not r]
             raise ValueError(f"{empty} have no subword of {self.n_min} to {self.n_max} characters and are "
                              "not in the vocabulary, so they have no vector.")
-        offsets = torch.tensor([0] + [len(r) for r in rows[:-1]]).cumsum(0)
+        device = self.center.weight.device
+        offsets = torch.tensor([0] + [len(r) for r in rows[:-1]], device=device).cumsum(0)
         with torch.no_grad():
-            return self.center(torch.tensor([i for r in rows for i in r]), offsets)
+            return self.center(torch.tensor([i for r in rows for i in r], device=device), offsets)
 
     def vectors(self) -> Tensor:
         """(V, d): one vector per vocabulary id, built from its subwords."""
         with torch.no_grad():
-            return self.embed_centers(torch.arange(len(self.vocab)))
+            return self.embed_centers(torch.arange(len(self.vocab), device=self.center.weight.device))
 
 
 # ---------------------------------------------------------------- using the vectors

@@ -54,7 +54,6 @@ from helpers.checks import check_texts
 TRUNCATIONS = ("head", "tail", "head+tail")
 POOLINGS = ("cls", "mean")
 SCHEDULES = ("linear", "cosine", "constant_with_warmup")
-PRECISIONS = ("fp32", "bf16", "fp16")
 CACHE_VARIABLE = "COURSE_CACHE"
 
 
@@ -186,7 +185,7 @@ class FinetuneConfig:
     seed: int = 0  # head initialization, batch order, dropout
     eval_batch_size: int = 64
     # 08: the switches of the ablation table (each off by default)
-    precision: str = "fp32"  # "bf16" (CPU or GPU) or "fp16" (GPU, with loss scaling): the forward pass in autocast
+    precision: str = "fp32"  # "bf16" (CPU or GPU), "fp16" (GPU, loss scaling): autocast; "auto": the device's
     accumulation: int = 1  # batches whose gradients add up before one optimizer step: batches this many times larger
     patience: int | None = None  # early stopping: stop after this many epochs without a better validation accuracy
     layer_decay: float | None = None  # layer-wise LR decay: each layer learns at this factor of the one above it
@@ -194,8 +193,8 @@ class FinetuneConfig:
 
     def __post_init__(self):
         problems = []
-        if self.precision not in PRECISIONS:
-            problems.append(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.precision not in training.PRECISIONS:
+            problems.append(f"precision must be one of {training.PRECISIONS}, got {self.precision!r}")
         if self.truncation not in TRUNCATIONS:
             problems.append(f"truncation must be one of {TRUNCATIONS}, got {self.truncation!r}")
         if self.pooling not in POOLINGS:
@@ -287,20 +286,6 @@ def parameter_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
             for (depth, decays), params in sorted(groups.items(), key=lambda item: (item[0][0], not item[0][1]))]
 
 
-def mixed_precision(precision: str, device: torch.device):
-    """(autocast context factory, gradient scaler) for a precision; fp32 gets no-ops.
-
-    bf16 has fp32's range, so it needs no loss scaling; fp16 underflows small gradients to zero without it,
-    which is why PyTorch's GradScaler multiplies the loss before backward and divides the gradients after.
-    """
-    if precision == "fp16" and device.type != "cuda":
-        raise ValueError("fp16 training needs a CUDA GPU; on a CPU use precision='bf16' or 'fp32'.")
-    enabled = precision != "fp32"
-    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
-    autocast = lambda: torch.autocast(device.type, dtype=dtype, enabled=enabled)  # noqa: E731
-    return autocast, torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-
-
 def step_seconds(model: SentimentClassifier, inputs: dict[str, torch.Tensor], labels: torch.Tensor,
                  precision: str = "fp32", device: torch.device | None = None, repeats: int = 2) -> float:
     """Seconds of one training step's forward and backward pass at `precision`: the fastest of `repeats`.
@@ -310,7 +295,7 @@ def step_seconds(model: SentimentClassifier, inputs: dict[str, torch.Tensor], la
     """
     device = device or course_config.get_device()
     model.to(device).train()
-    autocast, _ = mixed_precision(precision, device)
+    autocast, _ = training.mixed_precision(precision, device)
     inputs, labels = training.to_device(inputs, device), labels.to(device)
     times = []
     for _ in range(repeats):
@@ -351,7 +336,7 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
         config: FinetuneConfig, device: torch.device | None = None, progress: bool = True) -> History:
     """Fine-tune `model` with AdamW, warmup then decay, clipping; validate after each epoch, keep the best.
 
-    `train_batches` is re-iterable with a length (e.g. a DataLoader from `classifiers.make_loader`), one pass
+    `train_batches` is re-iterable with a length (e.g. a DataLoader from `batching.make_loader`), one pass
     per epoch. The learning rate follows transformers' `get_scheduler(config.schedule)` step by step. One progress
     bar for the whole run.
     """
@@ -365,9 +350,9 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
     scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=warmup_steps(config, total),
                               num_training_steps=total)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    autocast, scaler = mixed_precision(config.precision, device)
-    history, best_accuracy, best_state, since_best = History(), -1.0, None, 0
-    bar = tqdm(total=total, desc="fine-tuning", unit="step", leave=True, disable=not progress)
+    autocast, scaler = training.mixed_precision(config.precision, device)
+    history, best, since_best = History(), training.BestWeights(model), 0
+    bar = training.progress_bar(total, "fine-tuning", "step", progress)
     for epoch in range(1, config.epochs + 1):
         model.train()
         if config.freeze_encoder:
@@ -375,15 +360,15 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
         start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
         optimizer.zero_grad()
         for i, (inputs, labels) in enumerate(train_batches, start=1):
-            labels = labels.to(device)
+            inputs, labels = training.to_device((inputs, labels), device)
             with autocast():
-                logits = model(**training.to_device(inputs, device))  # (B, num_labels)
+                logits = model(**inputs)  # (B, num_labels)
             loss = nn.functional.cross_entropy(logits.float(), labels)
             # Each batch adds 1/accumulation of its mean-loss gradient: k batches make one step on their mean.
             scaler.scale(loss / config.accumulation).backward()
             if config.adversarial is not None:
                 with fgm_perturbation(model, config.adversarial), autocast():
-                    adversarial_logits = model(**training.to_device(inputs, device))  # (B, num_labels)
+                    adversarial_logits = model(**inputs)  # (B, num_labels)
                 adversarial_loss = nn.functional.cross_entropy(adversarial_logits.float(), labels)
                 scaler.scale(adversarial_loss / config.accumulation).backward()
             loss_sum += loss.item() * len(labels)
@@ -391,13 +376,9 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
             count += len(labels)
             if i % config.accumulation and i < len(train_batches):
                 continue  # keep adding gradients; the epoch's last batches step even if fewer than k
-            scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
-            if config.clip_norm is not None:
-                nn.utils.clip_grad_norm_(trainable, config.clip_norm)
             lr = scheduler.get_last_lr()[0]  # the rate this step uses
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
+            training.optimizer_step(optimizer, scaler, parameters=trainable, clip_norm=config.clip_norm,
+                                    schedules=[scheduler])
             optimizer.zero_grad()
             history.steps.append({"step": len(history.steps) + 1, "loss": loss.item(), "lr": lr})
             bar.update()
@@ -407,18 +388,14 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
                                "val_loss": val["loss"], "val_accuracy": val["accuracy"],
                                "seconds": time.perf_counter() - start})
         bar.set_postfix(epoch=epoch, loss=f"{loss_sum / count:.3f}", val_acc=f"{val['accuracy']:.3f}")
-        if val["accuracy"] > best_accuracy:
-            best_accuracy, since_best = val["accuracy"], 0
-            # The last epoch's weights are already in place; an earlier best is copied aside.
-            best_state = None if epoch == config.epochs else {k: v.detach().clone()
-                                                              for k, v in model.state_dict().items()}
+        if best.update(val["accuracy"], last=epoch == config.epochs):
+            since_best = 0
         else:
             since_best += 1
             if config.patience is not None and since_best >= config.patience:
                 break  # early stopping: validation stopped improving; the best epoch's weights come back below
     bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    best.restore()
     return history
 
 
@@ -684,12 +661,13 @@ class TrainerProgress(TrainerCallback):
 def training_arguments(config: FinetuneConfig, output_dir: str | os.PathLike, logging_steps: int = 50
                        ) -> TrainingArguments:
     """`FinetuneConfig` in the Trainer's words: the same optimizer, schedule, clipping, batches and seed."""
+    precision = training.resolve_precision(config.precision, course_config.get_device())
     return TrainingArguments(
         output_dir=str(output_dir), learning_rate=config.lr, num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
         warmup_steps=config.warmup, lr_scheduler_type=config.schedule, weight_decay=config.weight_decay,
         max_grad_norm=config.clip_norm or 0.0, seed=config.seed, gradient_accumulation_steps=config.accumulation,
-        bf16=config.precision == "bf16", fp16=config.precision == "fp16",
+        bf16=precision == "bf16", fp16=precision == "fp16",
         use_cpu=course_config.get_device().type == "cpu",  # without it, bf16 on a CPU is refused
         train_sampling_strategy="group_by_length",  # similar lengths together, as batching.make_loader
         eval_strategy="epoch", save_strategy="no", logging_strategy="steps", logging_steps=logging_steps,

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from helpers.training import model_device
+
 
 @torch.no_grad()
 def next_token_logits(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
@@ -47,7 +49,8 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
 
 @torch.no_grad()
 def greedy(model: nn.Module, ids: torch.Tensor, steps: int) -> torch.Tensor:
-    """Append the single most probable token `steps` times: (B, T + steps)."""
+    """Append the single most probable token `steps` times: (B, T + steps), on the model's device."""
+    ids = ids.to(model_device(model))
     for _ in range(steps):
         ids = torch.cat([ids, next_token_logits(model, ids).argmax(-1, keepdim=True)], dim=1)
     return ids
@@ -57,17 +60,22 @@ def greedy(model: nn.Module, ids: torch.Tensor, steps: int) -> torch.Tensor:
 def sample(model: nn.Module, ids: torch.Tensor, steps: int, temperature: float = 1.0, top_k: int | None = None,
            top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw each next token from the model's distribution, reshaped: divided by `temperature`, then cut to the
-    top k, then to the nucleus p (transformers' order). (B, T + steps)."""
+    top k, then to the nucleus p (transformers' order). (B, T + steps), on the model's device.
+
+    The draws are made where `generator` lives (the model's device without one), so a seeded CPU generator
+    serves a model on any device and makes the same draws there."""
     if temperature <= 0:
         raise ValueError(f"temperature must be positive (use greedy for the limit 0), got {temperature}.")
+    ids = ids.to(model_device(model))
+    draw = generator.device if generator is not None else ids.device
     for _ in range(steps):
         logits = next_token_logits(model, ids) / temperature  # (B, V)
         if top_k is not None:
             logits = top_k_filter(logits, top_k)
         if top_p is not None:
             logits = top_p_filter(logits, top_p)
-        choice = torch.multinomial(logits.softmax(-1), 1, generator=generator)  # (B, 1)
-        ids = torch.cat([ids, choice], dim=1)
+        choice = torch.multinomial(logits.softmax(-1).to(draw), 1, generator=generator)  # (B, 1)
+        ids = torch.cat([ids, choice.to(ids.device)], dim=1)
     return ids
 
 
@@ -80,7 +88,8 @@ def beam_search(model: nn.Module, ids: torch.Tensor, steps: int, beams: int) -> 
     """
     if ids.size(0) != 1:
         raise ValueError(f"beam_search decodes one prompt at a time, got a batch of {ids.size(0)}.")
-    scores = torch.zeros(1)  # (b,): log-probability of each beam so far
+    ids = ids.to(model_device(model))
+    scores = torch.zeros(1, device=ids.device)  # (b,): log-probability of each beam so far
     for _ in range(steps):
         log_probs = next_token_logits(model, ids).log_softmax(-1)  # (b, V)
         vocab = log_probs.size(-1)
@@ -103,6 +112,7 @@ def distinct_n(sequences: Sequence[Sequence[int]], n: int) -> float:
 @torch.no_grad()
 def mean_log_prob(model: nn.Module, ids: torch.Tensor, prompt_len: int) -> float:
     """Average log-probability per generated token (after the prompt) under the model itself, at temperature 1."""
+    ids = ids.to(model_device(model))
     log_probs = model(input_ids=ids).logits[:, :-1].log_softmax(-1)  # (B, T-1, V): predictions for tokens 1..T-1
     picked = log_probs.gather(-1, ids[:, 1:, None])[..., 0]  # (B, T-1)
     return picked[:, prompt_len - 1:].mean().item()

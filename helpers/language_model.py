@@ -9,9 +9,10 @@ from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
+from helpers import training
 from helpers.checks import check_sizes
+from helpers.config import get_device
 from helpers.rnn import State
 from helpers.tokenization import Vocab, clean_text, word_tokenize
 
@@ -120,23 +121,22 @@ def train_language_model(model: RNNLanguageModel, train_rows: Tensor, val_rows: 
     """Truncated BPTT: read `train_rows` (B, N) window by window, carrying the state forward but
     cutting the gradient at each window's start; after each epoch, the validation perplexity."""
     check_sizes(epochs=epochs, bptt=bptt)
-    device = next(model.parameters()).device
+    device = get_device()
+    model.to(device)
     train_rows = train_rows.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    autocast, scaler = training.mixed_precision("auto", device)
     per_epoch = math.ceil((train_rows.size(1) - 1) / bptt)
     history = []
-    with tqdm(total=epochs * per_epoch, desc="language model", unit="window", leave=True,
-              disable=not progress) as bar:
+    with training.progress_bar(epochs * per_epoch, "language model", "window", progress) as bar:
         for epoch in range(1, epochs + 1):
             model.train()
             start, total, count, state = time.perf_counter(), 0.0, 0, None
             for inputs, targets in bptt_windows(train_rows, bptt):
                 state = None if state is None else detach(state)  # keep the memory, not the graph
-                loss, state = window_loss(model, inputs, targets, state)
-                optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-                optimizer.step()
+                with autocast():
+                    loss, state = window_loss(model, inputs, targets, state)
+                training.optimizer_step(optimizer, scaler, loss, model.parameters(), clip_norm)
                 total, count = total + loss.item() * targets.numel(), count + targets.numel()
                 bar.update()
             history.append({"epoch": epoch, "train_perplexity": math.exp(total / count),

@@ -16,11 +16,10 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 from transformers import AutoTokenizer, BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel, get_scheduler
 
 from helpers import config as course_config
-from helpers import models
+from helpers import models, training
 
 IGNORE = -100  # the label cross-entropy skips: positions that were not chosen for prediction
 
@@ -44,12 +43,15 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, mask
     >>> labels.tolist()  # every ordinary token chosen, the special ones never
     [[-100, 7, 8, 9, -100]]
     """
-    shape = input_ids.shape
-    chosen = (torch.rand(shape, generator=generator) < mlm_probability) & ~special_tokens_mask.bool()  # (B, T)
-    action = torch.rand(shape, generator=generator)  # one draw decides what happens to a chosen token
+    shape, device = input_ids.shape, input_ids.device
+    # Drawn where the generator lives, then moved to the ids: a seed gives the same masks on every device.
+    draw = generator.device if generator is not None else device
+    chosen = torch.rand(shape, generator=generator, device=draw).to(device) < mlm_probability  # (B, T)
+    chosen &= ~special_tokens_mask.to(device).bool()
+    action = torch.rand(shape, generator=generator, device=draw).to(device)  # decides a chosen token's fate
     to_mask = chosen & (action < 0.8)
     to_random = chosen & (action >= 0.8) & (action < 0.9)
-    random_ids = torch.randint(vocab_size, shape, generator=generator)
+    random_ids = torch.randint(vocab_size, shape, generator=generator, device=draw).to(device)
     inputs = torch.where(to_mask, mask_token_id, torch.where(to_random, random_ids, input_ids))
     labels = torch.where(chosen, input_ids, IGNORE)
     return inputs, labels
@@ -77,7 +79,7 @@ def masking_statistics(original: torch.Tensor, corrupted: torch.Tensor, labels: 
 
 def special_tokens_mask(tokenizer, input_ids: torch.Tensor) -> torch.Tensor:
     """(B, T) booleans: True at [CLS], [SEP], [PAD] and the other special tokens."""
-    return torch.isin(input_ids, torch.tensor(tokenizer.all_special_ids))
+    return torch.isin(input_ids, torch.tensor(tokenizer.all_special_ids, device=input_ids.device))
 
 
 def mlm_loss(model: BertForMaskedLM, inputs: torch.Tensor, labels: torch.Tensor,
@@ -211,19 +213,18 @@ def train_lm(model: nn.Module, objective: str, blocks: torch.Tensor, steps: int,
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     scheduler = get_scheduler("linear", optimizer, num_warmup_steps=max(1, steps // 20), num_training_steps=steps)
+    autocast, scaler = training.mixed_precision("auto", device)
     generator = torch.Generator().manual_seed(seed)
     losses = []
-    bar = tqdm(range(steps), desc=f"pre-training ({objective})", unit="step", leave=True, disable=not progress)
-    for _ in bar:
-        batch = blocks[torch.randint(len(blocks), (batch_size,), generator=generator)]  # (B, T)
-        loss = lm_loss(model, objective, batch.to(device), tokenizer, generator)
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.2f}")
+    with training.progress_bar(steps, f"pre-training ({objective})", "step", progress) as bar:
+        for _ in range(steps):
+            batch = blocks[torch.randint(len(blocks), (batch_size,), generator=generator)]  # (B, T)
+            with autocast():
+                loss = lm_loss(model, objective, batch.to(device), tokenizer, generator)
+            training.optimizer_step(optimizer, scaler, loss, model.parameters(), 1.0, [scheduler])
+            losses.append(loss.item())
+            bar.update()
+            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.2f}")
     model.eval()
     return losses
 

@@ -3,7 +3,6 @@ without attention, teacher forcing, training and exact-match evaluation."""
 
 from __future__ import annotations
 
-import copy
 import itertools
 import random
 import time
@@ -13,14 +12,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from tqdm.auto import tqdm
 
 from helpers.attention import AdditiveAttention, MultiplicativeAttention
 from helpers.batching import padding_mask
 from helpers.config import Profile, get_device
 from helpers.decoding import greedy_decode
 from helpers.tokenization import Vocab
-from helpers.training import warmup_then_decay
+from helpers.training import (BestWeights, mixed_precision, model_device, optimizer_step, progress_bar,
+                              to_device, warmup_then_decay)
 from helpers.transformer import Transformer
 
 State = dict[str, Tensor]  # everything a decoder carries from step to step, batch first
@@ -377,15 +376,15 @@ def train(model: nn.Module, train_pairs: list[tuple[str, str]], val_pairs: list[
     model.to(get_device())
     generator = torch.Generator().manual_seed(seed)
     per_epoch = -(-len(train_pairs) // batch_size)
-    optimizer, scheduler = _optimizer(model, lr, warmup_then_decay(warmup_steps, epochs * per_epoch))
-    history, best, best_state = [], -1.0, None
-    with tqdm(total=epochs * per_epoch, desc=desc, leave=True, disable=not progress) as bar:
+    update = _updater(model, lr, warmup_then_decay(warmup_steps, epochs * per_epoch), clip_norm)
+    history, best = [], BestWeights(model)
+    with progress_bar(epochs * per_epoch, desc, progress=progress) as bar:
         for epoch in range(epochs):
             ratio = teacher_forcing(epoch) if callable(teacher_forcing) else teacher_forcing
             model.train()
             start, loss_sum = time.perf_counter(), 0.0
             for step, batch in enumerate(batches(train_pairs, batch_size, generator), start=1):
-                loss_sum += _update(model, batch, optimizer, scheduler, ratio, clip_norm)
+                loss_sum += update(batch, ratio)
                 bar.update()
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / step:.3f}", refresh=False)
             seconds = time.perf_counter() - start
@@ -393,30 +392,29 @@ def train(model: nn.Module, train_pairs: list[tuple[str, str]], val_pairs: list[
             history.append({"epoch": epoch + 1, "loss": loss_sum / per_epoch, "val_exact_match": val,
                             "teacher_forcing": ratio, "seconds": seconds})
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / per_epoch:.3f}", val_exact=f"{val:.3f}")
-            if val > best:
-                best, best_state = val, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
+            best.update(val)
+    best.restore()
     return history
 
 
-def _optimizer(model: nn.Module, lr: float, schedule: Callable[[int], float]) -> tuple:
-    """AdamW and a scheduler that multiplies its learning rate by schedule(update)."""
+def _updater(model: nn.Module, lr: float, schedule: Callable[[int], float], clip_norm: float
+             ) -> Callable[[Batch, float], float]:
+    """update(batch, teacher_forcing) -> loss: one AdamW step on one batch, the learning rate multiplied by
+    schedule(update), in the device's precision."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    device = model_device(model)
+    autocast, scaler = mixed_precision("auto", device)
 
+    def update(batch: Batch, teacher_forcing: float) -> float:
+        batch = to_device(batch, device)
+        with autocast():
+            logits = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=teacher_forcing)
+        loss = sequence_loss(logits.float(), batch.tgt_out)
+        optimizer_step(optimizer, scaler, loss, model.parameters(), clip_norm, [scheduler])
+        return loss.item()
 
-def _update(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer,
-            scheduler: torch.optim.lr_scheduler.LRScheduler, teacher_forcing: float, clip_norm: float) -> float:
-    """One gradient step on one batch; its loss."""
-    batch = batch.to(next(model.parameters()).device)
-    logits = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=teacher_forcing)
-    loss = sequence_loss(logits, batch.tgt_out)
-    optimizer.zero_grad()
-    loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-    optimizer.step()
-    scheduler.step()
-    return loss.item()
+    return update
 
 
 def loss_curve(model: nn.Module, pairs: list[tuple[str, str]], steps: int, lr: float, warmup_steps: int = 0,
@@ -425,12 +423,12 @@ def loss_curve(model: nn.Module, pairs: list[tuple[str, str]], steps: int, lr: f
     starts, which is where unstable set-ups fail."""
     model.to(get_device())
     model.train()
-    optimizer, scheduler = _optimizer(model, lr, lambda step: min(1.0, (step + 1) / max(warmup_steps, 1)))
+    update = _updater(model, lr, lambda step: min(1.0, (step + 1) / max(warmup_steps, 1)), clip_norm=1.0)
     generator, losses = torch.Generator().manual_seed(seed), []
-    with tqdm(total=steps, desc=desc, leave=True, disable=not progress) as bar:
+    with progress_bar(steps, desc, progress=progress) as bar:
         while len(losses) < steps:
             for batch in itertools.islice(batches(pairs, batch_size, generator), steps - len(losses)):
-                losses.append(_update(model, batch, optimizer, scheduler, 1.0, clip_norm=1.0))
+                losses.append(update(batch, 1.0))
                 bar.update()
                 bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
     return losses

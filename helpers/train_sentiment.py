@@ -28,7 +28,7 @@ from torch import nn
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 from transformers.utils import logging as hf_logging
 
-from helpers import config, data, finetune, storage
+from helpers import config, data, finetune, storage, training
 from helpers.sentiment import SentimentPredictor
 
 
@@ -93,6 +93,7 @@ def tokenized(classifier: finetune.FineTuned, ds: Dataset) -> Dataset:
 def training_arguments(args: argparse.Namespace, epochs: float, output_dir: str) -> TrainingArguments:
     """The Trainer's settings; under torchrun it finds the other processes through the environment."""
     cuda = torch.cuda.is_available()
+    precision = training.choose_precision(config.get_device())
     distributed = int(os.environ.get("WORLD_SIZE", 1)) > 1  # set by torchrun
     return TrainingArguments(
         output_dir=output_dir, per_device_train_batch_size=args.batch_size, per_device_eval_batch_size=64,
@@ -100,7 +101,8 @@ def training_arguments(args: argparse.Namespace, epochs: float, output_dir: str)
         weight_decay=0.01, max_grad_norm=1.0, seed=args.seed, data_seed=args.seed,
         logging_steps=args.logging_steps, save_strategy="no", report_to="none", disable_tqdm=True,
         use_cpu=not cuda,
-        ddp_backend=("nccl" if cuda else "gloo") if distributed else None, ddp_find_unused_parameters=False, bf16=cuda and torch.cuda.is_bf16_supported(),
+        ddp_backend=("nccl" if cuda else "gloo") if distributed else None, ddp_find_unused_parameters=False,
+        bf16=precision == "bf16", fp16=precision == "fp16",  # a T4 reports bf16 "supported" but emulates it
         # The Trainer's default (True) multiplies the loss by the number of processes, to undo a division by the
         # tokens of all processes that token-level losses make. A classifier's loss is a plain mean per process:
         # with a model whose forward takes **kwargs (BertForSequenceClassification) the default doubled the loss

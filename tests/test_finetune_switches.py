@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from helpers import finetune
+from helpers import finetune, training
 from tiny import tiny_finetuned
 
 TEXTS = ["a great film", "an awful plot", "superb acting", "boring and dreadful", "wonderful music",
@@ -36,7 +36,7 @@ def test_bf16_runs_the_forward_pass_in_bfloat16():
 
 def test_fp16_on_a_cpu_says_what_to_use_instead():
     with pytest.raises(ValueError, match="precision='bf16'"):
-        finetune.mixed_precision("fp16", torch.device("cpu"))
+        training.mixed_precision("fp16", torch.device("cpu"))
     with pytest.raises(ValueError, match="precision must be one of"):
         finetune.FinetuneConfig(precision="fp8")
 
@@ -114,3 +114,11 @@ def test_step_seconds_times_a_step_at_each_precision_and_leaves_the_model_as_it_
     assert all(p.grad is None for p in model.parameters()), "no gradient left behind"
     for name, p in model.named_parameters():
         torch.testing.assert_close(p.detach(), before[name], msg=name)
+
+
+def test_fit_gives_the_numbers_it_gave_before_the_shared_training_core():
+    """Measured with the loop as it was before `training.optimizer_step`, `BestWeights` and `mixed_precision`."""
+    model, history = _run(dataclasses.replace(BASE, epochs=2, batch_size=8, warmup=0.25, adversarial=0.5))
+    torch.testing.assert_close([row["loss"] for row in history.steps],
+                               [0.7383807301521301, 0.7383807897567749, 0.695002019405365, 0.6941283941268921])
+    torch.testing.assert_close(model.head.bias.tolist(), [0.0980454608798027, -0.023312289267778397])

@@ -129,3 +129,11 @@ def test_a_tiny_causal_lm_learns_the_next_word(small_tokenizer):
 def test_fill_mask_needs_a_mask(tokenizer):
     with pytest.raises(ValueError, match=r"\[MASK\]"):
         pretraining.fill_mask(pretraining.tiny_bert(len(tokenizer), 16, hidden=16), tokenizer, "no blank here")
+
+
+def test_train_lm_gives_the_losses_it_gave_before_the_shared_training_core():
+    """Measured with the loop as it was before `training.optimizer_step` and `mixed_precision` (fp32 on a CPU)."""
+    blocks = torch.randint(5, 50, (12, 8), generator=torch.Generator().manual_seed(0))
+    model = pretraining.tiny_gpt(50, 8, hidden=16, layers=1)
+    losses = pretraining.train_lm(model, "causal", blocks, steps=4, batch_size=4, progress=False)
+    torch.testing.assert_close(losses, [3.914459705352783, 3.8990371227264404, 3.9323439598083496, 3.8880133628845215])

@@ -4,7 +4,7 @@ import doctest
 import pytest
 import torch
 
-from helpers import seq2seq
+from helpers import config, seq2seq
 
 
 def test_doctests():
@@ -131,3 +131,10 @@ def test_longest_quarter_is_scored_on_the_longest_inputs():
     rows = [{"words": w, "correct": w > 6} for w in range(1, 9)]
     assert seq2seq.long_input_accuracy(rows) == 1.0
     assert seq2seq.long_input_accuracy([{"words": 3, "correct": False}]) == 0.0
+
+
+def test_fit_gives_the_numbers_it_gave_before_the_shared_training_core():
+    """Measured with the loop as it was before `training.optimizer_step`, `BestWeights` and `mixed_precision`."""
+    profile = dataclasses.replace(config.get_profile("smoke"), seq2seq_train=64, seq2seq_epochs=1)
+    _, (row,) = seq2seq.fit("bahdanau", seq2seq.make_task(profile), profile, progress=False)
+    assert row["loss"] == pytest.approx(2.6575570106506348, rel=1e-6) and row["val_exact_match"] == 0.0

@@ -116,3 +116,63 @@ def test_predict_proba_keeps_order_and_sums_to_one():
 
 def test_docstring_examples_hold():
     assert doctest.testmod(training).failed == 0
+
+
+def test_fit_gives_the_numbers_it_gave_before_the_shared_training_core():
+    """Measured with the loop as it was before `optimizer_step`, `BestWeights` and `mixed_precision`: on a CPU
+    the shared pieces draw nothing and add no arithmetic, so the committed notebooks' numbers still hold."""
+    torch.manual_seed(0)
+    model = Linear()
+    history = training.fit(model, _batches(64, 0), _batches(32, 1), epochs=2, lr=0.05, clip_norm=1.0, warmup=0.25,
+                           progress=False)
+    torch.testing.assert_close([row["train_loss"] for row in history], [1.1877667605876923, 0.9267391413450241])
+    torch.testing.assert_close(model.layer.weight.flatten().tolist(),
+                               [-0.2509588897228241, 0.13326209783554077, -0.3363158106803894, -0.27432671189308167])
+
+
+@pytest.mark.parametrize("device, capability, expected", [
+    ("cpu", None, "fp32"), ("mps", None, "fp32"),
+    ("cuda", (7, 5), "fp16"),  # T4: no bf16 units
+    ("cuda", (8, 0), "bf16"), ("cuda", (9, 0), "bf16"),
+])
+def test_choose_precision_takes_bf16_from_ampere_on_and_fp16_below(device, capability, expected):
+    assert training.choose_precision(torch.device(device), capability) == expected
+
+
+def test_mixed_precision_on_a_cpu_is_fp32_unless_asked_for_bf16():
+    cpu = torch.device("cpu")
+    for precision, dtype in (("auto", torch.float32), ("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        autocast, scaler = training.mixed_precision(precision, cpu)
+        with autocast():
+            assert nn.Linear(2, 2)(torch.ones(1, 2)).dtype == dtype
+        assert not scaler.is_enabled()  # only fp16 scales the loss
+    with pytest.raises(ValueError, match="precision must be one of"):
+        training.mixed_precision("fp8", cpu)
+
+
+def test_best_weights_restores_the_best_scoring_copy():
+    model = nn.Linear(1, 1, bias=False)
+    best = training.BestWeights(model)
+    weights = []
+    for score in (0.25, 0.75, 0.5):
+        with torch.no_grad():
+            model.weight.fill_(score)
+        weights.append(best.update(score))
+    assert weights == [True, True, False] and best.restore().score == 0.75 and model.weight.item() == 0.75
+    assert best.update(1.0, last=True) and best.state is None  # the last weights are in place: no copy
+    assert best.restore().model.weight.item() == 0.75
+
+
+def test_optimizer_step_zeroes_old_gradients_clips_steps_and_schedules():
+    model = Linear()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 ** step)
+    _, scaler = training.mixed_precision("fp32", torch.device("cpu"))
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 1e6)  # stale: must not reach the step
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = model(torch.ones(1, 2)).sum() * 100
+    training.optimizer_step(optimizer, scaler, loss, model.parameters(), clip_norm=1.0, schedules=[schedule])
+    moved = torch.linalg.vector_norm(torch.cat([(b - p).flatten() for b, p in zip(before, model.parameters())]))
+    assert moved.item() == pytest.approx(1.0, rel=1e-4)  # lr 1 times a gradient clipped to norm 1
+    assert optimizer.param_groups[0]["lr"] == 0.5
