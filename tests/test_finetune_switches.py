@@ -46,9 +46,10 @@ def test_two_accumulated_half_batches_make_the_step_of_one_full_batch():
     accumulated, history = _run(dataclasses.replace(BASE, batch_size=8, accumulation=2))
     assert len(full_history.steps) == len(history.steps) == 1
     for (name, a), b in zip(full.named_parameters(), accumulated.parameters()):
-        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=name)
+        # Summing two half-batch gradients rounds differently from one full batch: about 1e-6 on some CPUs.
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
     halves, _ = _run(dataclasses.replace(BASE, batch_size=8))  # without accumulation: two smaller steps
-    assert not torch.allclose(halves.head.weight, full.head.weight, atol=1e-6)
+    assert not torch.allclose(halves.head.weight, full.head.weight, atol=1e-4)  # they differ by about 5e-4
 
 
 def test_early_stopping_ends_the_run_once_validation_stops_improving():
