@@ -18,7 +18,8 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Sampler
 
 from helpers.checks import check_size, check_sizes
-from helpers.training import Batch
+
+Batch = tuple[dict[str, Tensor], Tensor]  # (model.forward's keyword inputs, labels (B,)): what a loader yields
 
 T = TypeVar("T")
 Example = tuple[Tensor, int]  # one review's ids and its label

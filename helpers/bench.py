@@ -28,7 +28,7 @@ import torch
 from datasets import Dataset
 
 from helpers import (baselines, classifiers, config, data, deploy, ensemble, environment, finetune,
-                     long_attention, models, results, seq2seq, transformer)
+                     long_attention, models, results, seq2seq, training, transformer)
 from helpers.config import Profile
 
 
@@ -87,7 +87,7 @@ def _bench_tfidf_logreg(train: Dataset, val: Dataset, test: Dataset, profile: Pr
 # --- Chapter 03: classifiers trained from scratch -----------------------------------------------------------
 
 
-def _classifier_row(trained: classifiers.TrainedClassifier, test: Dataset, **params) -> dict:
+def _classifier_row(trained: training.TrainedClassifier, test: Dataset, **params) -> dict:
     """A benchmark row: test accuracy (scored once), the best epoch's validation accuracy, sizes."""
     best = classifiers.best_row(trained.history)
     sizes = {"epochs_run": len(trained.history), "best_epoch": best["epoch"], "vocab": len(trained.vocab),

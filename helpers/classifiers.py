@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import torch
 from datasets import Dataset
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 
 from helpers import embeddings, training
-from helpers.batching import (Example, bag_collate, head_and_tail, make_loader, max_pool, mean_pool,
+from helpers.batching import (Batch, Example, bag_collate, head_and_tail, make_loader, max_pool, mean_pool,
                               pad_collate, padding_mask)
 from helpers.checks import check_sizes, check_texts
 from helpers.config import Profile, get_device
@@ -116,40 +114,10 @@ class BiLSTMClassifier(nn.Module):
 # ---------------------------------------------------------------- training
 
 
-@dataclass
-class TrainedClassifier:
-    """A trained model with the text pipeline that feeds it (this chapter's models, and chapter 05's)."""
-
-    model: nn.Module
-    encode: Callable[[Sequence[str]], list[list[int]]]
-    collate: Callable[[list[Example]], training.Batch]
-    history: list[dict[str, float]]
-    train_seconds: float
-    vocab: Vocab
-    batch_size: int
-
-    def loader(self, texts: Sequence[str], labels: Sequence[int] | None = None) -> DataLoader:
-        """Batches of `texts` in their order (labels 0 when none are given, for prediction)."""
-        texts = check_texts(texts)
-        return make_loader(self.encode(texts), [0] * len(texts) if labels is None else labels,
-                           self.batch_size, self.collate)
-
-    def accuracy(self, ds: Dataset) -> float:
-        """Accuracy on a dataset with text and label columns."""
-        device = next(self.model.parameters()).device
-        batches = self.loader(ds["text"], list(ds["label"]))
-        return training.evaluate(self.model, batches, device)["accuracy"]
-
-    def predict_proba(self, texts: Sequence[str]) -> Tensor:
-        """P(negative), P(positive) for each text: (len(texts), 2)."""
-        device = next(self.model.parameters()).device
-        return training.predict_proba(self.model, self.loader(texts), device)
-
-
 def _train(model: nn.Module, encode: Callable[[Sequence[str]], list[list[int]]],
-           collate: Callable[[list[Example]], training.Batch], vocab: Vocab, train: Dataset,
+           collate: Callable[[list[Example]], Batch], vocab: Vocab, train: Dataset,
            val: Dataset, epochs: int, lr: float, batch_size: int, clip_norm: float | None = None,
-           progress: bool = True, desc: str = "training") -> TrainedClassifier:
+           progress: bool = True, desc: str = "training") -> training.TrainedClassifier:
     """Encode both splits, fit with validation-based epoch selection, and wrap the result."""
     start = time.perf_counter()
     train_batches = make_loader(encode(train["text"]), list(train["label"]), batch_size, collate,
@@ -158,7 +126,7 @@ def _train(model: nn.Module, encode: Callable[[Sequence[str]], list[list[int]]],
     history = training.fit(model, train_batches, val_batches, epochs=epochs, lr=lr,
                            clip_norm=clip_norm, device=get_device(), progress=progress, desc=desc)
     seconds = time.perf_counter() - start
-    return TrainedClassifier(model, encode, collate, history, seconds, vocab, batch_size)
+    return training.TrainedClassifier(model, encode, collate, history, seconds, vocab, batch_size)
 
 
 def ngram_features(texts: Sequence[str], max_len: int | None) -> list[list[str]]:
@@ -167,7 +135,7 @@ def ngram_features(texts: Sequence[str], max_len: int | None) -> list[list[str]]
 
 
 def train_nbow_bigram(train: Dataset, val: Dataset, profile: Profile,
-                      progress: bool = True) -> TrainedClassifier:
+                      progress: bool = True) -> training.TrainedClassifier:
     """fastText-style classifier: the mean of uni- and bigram embeddings, then linear. Sizes from
     the profile: ngram_max_len, ngram_vocab_size, embed_dim, nbow_epochs, nbow_batch_size."""
     # Features seen in fewer than 3 reviews are mostly typos and names; dropping them shrinks the
@@ -224,7 +192,7 @@ def pretrain_vectors(texts: Sequence[str], vocab: Vocab, dim: int, epochs: int, 
 
 def train_bilstm(train: Dataset, val: Dataset, profile: Profile, init: str = "random",
                  vectors: Tensor | None = None, vocab: Vocab | None = None,
-                 epochs: int | None = None, progress: bool = True) -> TrainedClassifier:
+                 epochs: int | None = None, progress: bool = True) -> training.TrainedClassifier:
     """A one-layer BiLSTM over the first and last max_len/2 words of each review, trained for
     `epochs` (profile.bilstm_epochs unless given).
 

@@ -48,7 +48,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from helpers import config as course_config
 from helpers import data, models, storage, training
-from helpers.batching import collate_padded, head_and_tail, in_length_order, make_loader, mean_pool
+from helpers.batching import Batch, collate_padded, head_and_tail, in_length_order, make_loader, mean_pool
 from helpers.checks import check_texts
 
 TRUNCATIONS = ("head", "tail", "head+tail")
@@ -332,7 +332,7 @@ def fgm_perturbation(model: SentimentClassifier, epsilon: float):
                 weight.sub_(delta)
 
 
-def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], val_batches: Iterable[training.Batch],
+def fit(model: SentimentClassifier, train_batches: Collection[Batch], val_batches: Iterable[Batch],
         config: FinetuneConfig, device: torch.device | None = None, progress: bool = True) -> History:
     """Fine-tune `model` with AdamW, warmup then decay, clipping; validate after each epoch, keep the best.
 

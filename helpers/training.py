@@ -7,22 +7,31 @@
     BestWeights                remember the weights of the best validation score; put them back at the end
     progress_bar               one tqdm bar per run, kept when it closes (summaries are printed after it)
     fit                        train a classifier, validate after each epoch, keep the best epoch
+    TrainedClassifier          what training a classifier returns: the model and the text pipeline feeding it
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from helpers import config
+from helpers.batching import Batch, Example, make_loader
+from helpers.checks import check_texts
 
-Batch = tuple[dict[str, torch.Tensor], torch.Tensor]  # (model.forward's keyword inputs, labels (B,))
+if TYPE_CHECKING:  # types only: the infrastructure imports no chapter's code
+    from datasets import Dataset
+
+    from helpers.tokenization import Vocab
+
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -312,3 +321,33 @@ def fit(
     if progress:
         print(format_history(history))
     return history
+
+
+# --- A trained classifier -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainedClassifier:
+    """A trained model with the text pipeline that feeds it (chapter 03's classifiers and chapter 05's)."""
+
+    model: nn.Module
+    encode: Callable[[Sequence[str]], list[list[int]]]
+    collate: Callable[[list[Example]], Batch]
+    history: list[dict[str, float]]
+    train_seconds: float
+    vocab: Vocab
+    batch_size: int
+
+    def loader(self, texts: Sequence[str], labels: Sequence[int] | None = None) -> DataLoader:
+        """Batches of `texts` in their order (labels 0 when none are given, for prediction)."""
+        texts = check_texts(texts)
+        return make_loader(self.encode(texts), [0] * len(texts) if labels is None else labels,
+                           self.batch_size, self.collate)
+
+    def accuracy(self, ds: Dataset) -> float:
+        """Accuracy on a dataset with text and label columns."""
+        return evaluate(self.model, self.loader(ds["text"], list(ds["label"])))["accuracy"]
+
+    def predict_proba(self, texts: Sequence[str]) -> torch.Tensor:
+        """P(negative), P(positive) for each text: (len(texts), 2)."""
+        return predict_proba(self.model, self.loader(texts))

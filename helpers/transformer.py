@@ -16,7 +16,6 @@ from helpers.attention import MultiHeadAttention, PositionalEncoding, causal_mas
 from helpers.batching import (LengthBucketSampler, head_and_tail, max_pool, mean_pool, pad_collate,
                               padding_mask)
 from helpers.checks import check_texts
-from helpers.classifiers import TrainedClassifier
 from helpers.config import Profile, get_device
 from helpers.tokenization import Vocab, clean_text, word_tokenize
 
@@ -199,7 +198,7 @@ def encode_reviews(texts: list[str], vocab: Vocab, max_len: int) -> list[list[in
 
 def train_classifier(train: Dataset, val: Dataset, profile: Profile, progress: bool = True,
                      vectors: Tensor | None = None, vocab: Vocab | None = None,
-                     warmup: float | None = None) -> TrainedClassifier:
+                     warmup: float | None = None) -> training.TrainedClassifier:
     """Build the vocabulary on train, fit the encoder classifier, keep the epoch best on validation.
 
     By default the embeddings start random and the learning rate is constant. Pre-trained `vectors` (one row
@@ -227,5 +226,5 @@ def train_classifier(train: Dataset, val: Dataset, profile: Profile, progress: b
     history = training.fit(model, train_batches, val_batches, epochs=profile.transformer_epochs, lr=1e-3,
                            weight_decay=0.01, clip_norm=1.0, device=get_device(), progress=progress,
                            warmup=warmup)
-    return TrainedClassifier(model, lambda texts: encode_reviews(texts, vocab, profile.max_len), pad_collate,
+    return training.TrainedClassifier(model, lambda texts: encode_reviews(texts, vocab, profile.max_len), pad_collate,
                              history, time.perf_counter() - start, vocab, batch_size=128)

@@ -6,8 +6,10 @@ modules costs seconds where one per module would cost minutes: while `helpers.be
 first module that imports it, directly or through another module, is the one it appears after.
 """
 
+import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +56,52 @@ def test_the_results_file_needs_no_chapter():
     others = tuple(f"helpers.{m}" for m in MODULES if m not in ("results", "storage"))
     [loaded] = first_loaded_by(["results"], others).values()
     assert loaded == []
+
+
+# The four kinds of module, lowest first, as README.md's "How `helpers` is laid out" lists them.
+KINDS = {
+    "course infrastructure": ("config", "environment", "hub", "data", "models", "checks", "batching",
+                              "training", "storage", "results", "course", "quiz", "viz"),
+    "from-scratch pieces, by chapter": ("tokenization", "bpe", "wordpiece", "unigram", "embeddings", "rnn",
+                                        "language_model", "attention", "decoding", "transformer",
+                                        "pretraining", "generation", "transformer_xl", "longformer",
+                                        "reformer", "bigbird"),
+    "chapter experiments": ("baselines", "classifiers", "seq2seq", "finetune", "long_attention",
+                            "long_documents", "analysis", "ensemble", "deploy"),
+    "applications": ("sentiment", "train_sentiment", "serve", "bench"),
+}
+RANK = {module: rank for rank, modules in enumerate(KINDS.values()) for module in modules}
+
+
+def helpers_imported_by(module: str) -> set[str]:
+    """The helpers modules `module` imports anywhere in its code (at the top or inside a function), leaving
+    out imports for type hints only (under `if TYPE_CHECKING:`), which never run."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+    type_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                 and getattr(block.test, "id", None) == "TYPE_CHECKING" for n in ast.walk(block)}
+    found = set()
+    for node in (n for n in ast.walk(tree) if id(n) not in type_only):
+        if isinstance(node, ast.ImportFrom) and node.module == "helpers":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("helpers.")}
+    return found
+
+
+def test_every_module_has_one_kind():
+    assert sorted(RANK) == sorted([*MODULES, "bench"])
+
+
+def test_a_module_imports_only_its_own_kind_or_lower():
+    upward = {module: sorted(d for d in helpers_imported_by(module) if RANK[d] > RANK[module])
+              for module in RANK}
+    assert {module: deps for module, deps in upward.items() if deps} == {}
+
+
+def test_the_readme_lists_each_module_under_its_kind():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    for kind, modules in KINDS.items():
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {kind} |"))
+        assert sorted(re.findall(r"`(\w+)`", row.split("|")[2])) == sorted(modules), kind
