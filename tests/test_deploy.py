@@ -1,5 +1,6 @@
 import dataclasses
 import shutil
+import types
 
 import numpy as np
 import pytest
@@ -177,14 +178,22 @@ def test_fusing_the_dynamo_export_finds_no_attention_and_says_what_to_do(exporte
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_compiled_model_gives_eagers_logits_without_compiling_again(exported):
+def test_a_compiled_model_gives_eagers_logits_without_compiling_again(exported, monkeypatch):
     # aot_eager runs torch.compile's whole front end (capture, guards, dynamic shapes) without generating C++,
     # so the test takes seconds; the benchmark and chapter 09 measure the inductor backend.
     classifier = exported[0]
     torch._dynamo.reset()
+    before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    graphs_at_readings, readings = [], iter([100.0, 107.5])  # a clock this test controls
+
+    def clock() -> float:
+        graphs_at_readings.append(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+        return next(readings)
+
+    monkeypatch.setattr(deploy, "time", types.SimpleNamespace(perf_counter=clock))
     compiled, seconds = deploy.compile_model(classifier.model, backend="aot_eager")
-    assert seconds > 0
     graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    assert seconds == 7.5 and graphs_at_readings == [before, graphs] and graphs > before, "it times the compiling"
     # other batch sizes and lengths than the examples; made outside inference mode, as `compare` makes them
     texts = (REVIEWS[:1], REVIEWS[:3], REVIEWS * 3, REVIEWS[2:3], [REVIEWS[0]] * 2)  # padded or not
     for inputs in [_batch(classifier, t) for t in texts]:
