@@ -193,7 +193,7 @@ def test_a_compiled_model_gives_eagers_logits_without_compiling_again(exported, 
     monkeypatch.setattr(deploy, "time", types.SimpleNamespace(perf_counter=clock))
     compiled, seconds = deploy.compile_model(classifier.model, backend="aot_eager")
     graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
-    assert seconds == 7.5 and graphs_at_readings == [before, graphs] and graphs > before, "it times the compiling"
+    assert seconds == 7.5 and graphs_at_readings == [before, graphs] and graphs > before, "it times compiling"
     # other batch sizes and lengths than the examples; made outside inference mode, as `compare` makes them
     texts = (REVIEWS[:1], REVIEWS[:3], REVIEWS * 3, REVIEWS[2:3], [REVIEWS[0]] * 2)  # padded or not
     for inputs in [_batch(classifier, t) for t in texts]:

@@ -1,6 +1,7 @@
 """Chapter 08's switches in chapter 06's loop: mixed precision, accumulation, early stopping, LLRD, FGM."""
 
 import dataclasses
+import types
 
 import pytest
 import torch
@@ -101,15 +102,25 @@ def test_fgm_moves_the_used_rows_by_epsilon():
     torch.testing.assert_close(weight.detach(), before)
 
 
-def test_step_seconds_times_a_step_at_each_precision_and_leaves_the_model_as_it_was():
+def test_step_seconds_times_a_step_at_each_precision_and_leaves_the_model_as_it_was(monkeypatch):
     classifier = tiny_finetuned()
     model = classifier.model
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     inputs, labels = next(iter(classifier.batches(TEXTS, LABELS)))
-    dtypes = []
+    dtypes, backwards, passes_at_readings = [], [], []
     model.head.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    model.head.weight.register_hook(backwards.append)
+    readings = iter([0.0, 5.0, 10.0, 13.0] * 2)  # a clock this test controls: 5 s then 3 s, per precision
+
+    def clock() -> float:
+        passes_at_readings.append((len(dtypes), len(backwards)))
+        return next(readings)
+
+    monkeypatch.setattr(finetune, "time", types.SimpleNamespace(perf_counter=clock))
     seconds = {p: finetune.step_seconds(model, inputs, labels, p, torch.device("cpu")) for p in ("fp32", "bf16")}
-    assert all(s > 0 for s in seconds.values())
+    assert seconds == {"fp32": 3.0, "bf16": 3.0}, "the fastest repeat"
+    spans = [((0, 0), (1, 1)), ((1, 1), (2, 2)), ((2, 2), (3, 3)), ((3, 3), (4, 4))]  # (forwards, backwards)
+    assert passes_at_readings == [end for span in spans for end in span], "each span: one step, nothing else"
     assert dtypes == [torch.float32] * 2 + [torch.bfloat16] * 2, "two repeats at each precision"
     assert all(p.grad is None for p in model.parameters()), "no gradient left behind"
     for name, p in model.named_parameters():
