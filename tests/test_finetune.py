@@ -289,9 +289,20 @@ def test_the_benchmark_scores_its_own_fixed_test_sample(monkeypatch, checkpoint)
     smoke = dataclasses.replace(config.get_profile("smoke"), model_name=checkpoint, finetune_lr=3e-3,
                                 bench_finetune_n_train=64, bench_finetune_n_val=16, bench_finetune_n_test=48)
     monkeypatch.setitem(config.PROFILES, "smoke", smoke)
+    runs, train_classifier = [], finetune.train_classifier
+
+    def spy(*args, **kwargs):
+        runs.append(train_classifier(*args, **kwargs))
+        return runs[-1]
+
+    monkeypatch.setattr(finetune, "train_classifier", spy)
     [row] = bench.run("finetune_minilm", profile_name="smoke")
     assert (row["n_train"], row["n_val"], row["n_test"]) == (64, 16, 48), "the sizes actually used"
-    assert 0 <= row["test_accuracy"] <= 1 and row["train_seconds"] > 0
+    [trained] = runs  # the row rounds to 4 digits
+    assert 0 <= row["test_accuracy"] <= 1
+    assert row["val_accuracy"] == pytest.approx(trained.history.best["val_accuracy"], abs=1e-4)
+    assert row["train_seconds"] == pytest.approx(trained.train_seconds, abs=1e-4), "the run's own time"
+    assert trained.train_seconds >= sum(e["seconds"] for e in trained.history.epochs), "every epoch's time"
     assert row["params"]["pooling"] == "mean" and row["params"]["truncation"] == "head+tail"
     assert "fine-tuned" in row["description"]
 
