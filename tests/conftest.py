@@ -111,7 +111,8 @@ def hub_server(monkeypatch, tmp_path):
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
         server.mode, server.stop, server.probes = mode, threading.Event(), probes
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # a short poll: shutdown() waits for the loop to look, 0.5 s by default, in every test that uses this
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
         monkeypatch.setattr(hub, "_answers_like_the_hub", REAL_PROBE)

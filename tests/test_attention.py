@@ -111,6 +111,7 @@ def test_additive_and_multiplicative_attention_weigh_only_real_positions():
         torch.testing.assert_close(context, (weights[:, :, None] * keys).sum(1))
 
 
+@pytest.mark.slow
 def test_attention_cost_sees_the_score_matrix_only_where_it_is_stored():
     # 4 heads x 1024 x 1024 float32 scores are 16 MiB; the fused kernel keeps no such matrix.
     scratch = attention.attention_cost(1024, "from scratch", repeats=1)

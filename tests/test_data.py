@@ -142,7 +142,8 @@ def test_a_failing_hub_download_falls_back(monkeypatch, capsys):
     assert "ConnectionError: reset by peer" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mode", ["silent", 403, 503, "portal", "stalls"])
+@pytest.mark.parametrize("mode", [pytest.param("silent", marks=pytest.mark.slow),  # waits out the 3-s probe
+                                  403, 503, "portal", "stalls"])
 def test_a_broken_hub_falls_back_to_the_sample_fast(hub_server, monkeypatch, capsys, mode):
     """Fast because bounded: one probe with a 3-s timeout, and a download only if it said yes, which the
     stall detector ends."""

@@ -157,12 +157,14 @@ def topic_skipgram(topic_corpus) -> tuple[E.SkipGram, list[float]]:
     return model, losses
 
 
+@pytest.mark.slow
 def test_skipgram_learns_topics(topic_corpus, topic_skipgram):
     model, losses = topic_skipgram
     assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.5
     assert topic_accuracy(model.vectors(), topic_corpus.vocab) == 1.0
 
 
+@pytest.mark.slow
 def test_training_brings_words_with_shared_contexts_together():
     # "good" and "great" always appear between the same words; "cat" lives elsewhere.
     generator = torch.Generator().manual_seed(0)
@@ -224,6 +226,7 @@ def test_glove_model_computes_glove_loss_of_its_rows_and_its_vectors_are_w_plus_
     assert not model.vectors().requires_grad
 
 
+@pytest.mark.slow
 def test_glove_fits_a_matrix_it_can_represent_exactly():
     # log X = A B^T + a + b with rank 3: a GloVe of dimension 3 can drive its loss to zero.
     generator = torch.Generator().manual_seed(0)
@@ -238,6 +241,7 @@ def test_glove_fits_a_matrix_it_can_represent_exactly():
     torch.testing.assert_close(fitted.detach(), log_x, atol=1e-3, rtol=0)
 
 
+@pytest.mark.slow
 def test_glove_learns_topics_as_well_as_skipgram(topic_corpus, topic_skipgram):
     torch.manual_seed(0)
     glove = E.GloVe(len(topic_corpus.vocab), 16, x_max=10.0)

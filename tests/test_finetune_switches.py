@@ -42,6 +42,7 @@ def test_fp16_on_a_cpu_says_what_to_use_instead():
         finetune.FinetuneConfig(precision="fp8")
 
 
+@pytest.mark.slow
 def test_two_accumulated_half_batches_make_the_step_of_one_full_batch():
     full, full_history = _run(BASE)
     accumulated, history = _run(dataclasses.replace(BASE, batch_size=8, accumulation=2))
@@ -52,6 +53,7 @@ def test_two_accumulated_half_batches_make_the_step_of_one_full_batch():
     assert not torch.allclose(halves.head.weight, full.head.weight, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_early_stopping_ends_the_run_once_validation_stops_improving():
     frozen = dataclasses.replace(BASE, lr=1e-12, epochs=5)  # nothing moves: validation never improves
     _, history = _run(dataclasses.replace(frozen, patience=2))
@@ -76,6 +78,7 @@ def test_layer_wise_decay_gives_lower_layers_smaller_rates():
     assert {g["lr"] for g in plain} == {BASE.lr} and len(plain) == 2, "off by default: chapter 06's two groups"
 
 
+@pytest.mark.slow
 def test_fgm_trains_on_a_perturbed_copy_and_puts_the_embeddings_back():
     classifier = tiny_finetuned()
     model = classifier.model

@@ -78,6 +78,7 @@ def _fake_snapshot(monkeypatch, write):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
 
 
+@pytest.mark.slow
 def test_a_download_that_keeps_moving_is_never_cut_off(monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
 

@@ -118,6 +118,7 @@ def _code_points(ranges: str) -> set[int]:
     return points
 
 
+@pytest.mark.slow
 def test_wordpiece_matches_bert_on_every_code_point(rust, wordpiece):
     """Each code point after an "a" (so that a punctuation mark splits, an accent strips, a control character
     vanishes), 4,096 to a text; a text that disagrees is re-checked code point by code point."""
