@@ -4,6 +4,7 @@ import http.server
 import ipaddress
 import socket
 import threading
+import urllib.request
 
 import huggingface_hub.constants
 import pytest
@@ -93,22 +94,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hub_server(monkeypatch, tmp_path):
-    """Start a fake Hub on 127.0.0.1 in the given mode, point HF_ENDPOINT at it, and use the real probe.
+    """Start a fake Hub on 127.0.0.1 in the given mode, point HF_ENDPOINT at it, and use the real probe and
+    real downloads (huggingface_hub read HF_HUB_OFFLINE=1 of `make test` at import: it is switched off here).
 
     Modes: "silent" (accepts, never answers), "stalls" (answers the probe, then never answers), "portal"
     (HTML for everything, as a captive portal), or an HTTP status such as 403 or 503 (for everything).
+    The server's `probes` lists (url, timeout) of every urlopen the probe made.
     """
-    servers = []
+    servers, probes, real_urlopen = [], [], urllib.request.urlopen
+
+    def urlopen(request, *args, **kwargs):
+        probes.append((request.full_url, kwargs.get("timeout")))
+        return real_urlopen(request, *args, **kwargs)
 
     def start(mode):
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
-        server.mode, server.stop = mode, threading.Event()
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server.mode, server.stop, server.probes = mode, threading.Event(), probes
+        # a short poll: shutdown() waits for the loop to look, 0.5 s by default, in every test that uses this
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
         monkeypatch.setattr(hub, "_answers_like_the_hub", REAL_PROBE)
+        monkeypatch.setattr(urllib.request, "urlopen", urlopen)
         monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
         hub.hub_reachable.cache_clear()
         return server
 

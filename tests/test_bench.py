@@ -173,6 +173,7 @@ def test_unknown_benchmarks_are_rejected_before_anything_runs(monkeypatch, spy_b
         bench.main(["spy", "gpt5", "--profile", "smoke"])
 
 
+@pytest.mark.slow
 def test_the_command_line_sees_the_chapters_benchmarks():
     result = subprocess.run([sys.executable, "-m", "helpers.bench", "no_such_benchmark"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)

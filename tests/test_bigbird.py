@@ -1,18 +1,43 @@
 import pytest
 import torch
+from transformers import BigBirdConfig
+from transformers.models.big_bird.modeling_big_bird import BigBirdBlockSparseAttention, BigBirdModel
 
 from helpers import attention, bigbird, long_attention
 
 
-@pytest.mark.parametrize(("seq_len", "block", "n_random", "n_heads"), [
-    (64, 8, 2, 2), (48, 16, 1, 1), (128, 8, 3, 3), (24, 8, 2, 1), (40, 8, 9, 2)])
-def test_block_sparse_equals_full_attention_under_its_mask(seq_len, block, n_random, n_heads):
-    torch.manual_seed(seq_len + n_random)
-    q, k, v = torch.randn(3, 2, n_heads, seq_len, 8).unbind(0)
-    layout = bigbird.bigbird_layout(seq_len // block, n_random, n_heads)
-    mine = bigbird.bigbird_attention(q, k, v, block, layout)
-    expected = long_attention.full_attention(q, k, v, bigbird.bigbird_mask(layout, block))
-    torch.testing.assert_close(mine, expected)
+@pytest.mark.parametrize(("n_blocks", "block", "n_random", "n_heads"), [
+    (12, 8, 2, 2), (8, 16, 1, 1), (20, 4, 3, 3), (11, 8, 2, 2)])
+def test_block_sparse_attention_equals_transformers_bigbird(monkeypatch, n_blocks, block, n_random, n_heads):
+    """transformers' BigBirdBlockSparseAttention, given its random blocks, computes the same attention."""
+    seq_len, batch, head_dim = n_blocks * block, 2, 8
+    config = BigBirdConfig(hidden_size=n_heads * head_dim, num_attention_heads=n_heads, block_size=block,
+                           num_random_blocks=n_random)
+    theirs = BigBirdBlockSparseAttention(config, seed=0).train()  # in eval mode it draws no random blocks
+    drawn, gather = [], BigBirdBlockSparseAttention.torch_gather_b2  # it gathers keys by the random blocks
+    monkeypatch.setattr(BigBirdBlockSparseAttention, "torch_gather_b2",
+                        staticmethod(lambda params, indices: drawn.append(indices) or gather(params, indices)))
+    torch.manual_seed(n_blocks + n_random)
+    q, k, v = torch.randn(3, batch, n_heads, seq_len, head_dim).unbind(0)
+    blocked, band, from_mask, to_mask = BigBirdModel.create_masks_for_block_sparse_attn(
+        torch.ones(batch, seq_len), block)  # no padding
+    out, probs = theirs.bigbird_block_sparse_attention(
+        q, k, v, band, from_mask, to_mask, blocked, blocked, n_heads, n_random, head_dim, block, block, batch,
+        seq_len, seq_len, seed=0, plan_from_length=None, plan_num_rand_blocks=None)  # (B, T, H, D)
+    index, valid = bigbird.bigbird_layout(n_blocks, n_random, n_heads)
+    index[:, :, 5:] = drawn[0][0]  # their random blocks (H, n_blocks - 2, r), the same for every batch row
+    torch.testing.assert_close(bigbird.bigbird_attention(q, k, v, block, (index, valid)), out.transpose(1, 2))
+    assert torch.equal(probs[0] > 0, bigbird.bigbird_mask((index, valid), block)), "the same pattern"
+
+
+@pytest.mark.parametrize(("n_blocks", "n_random", "n_heads"), [(3, 2, 1), (4, 1, 2), (5, 9, 2)])
+def test_with_every_block_taken_block_sparse_is_full_attention(n_blocks, n_random, n_heads):
+    """Too few blocks to leave any out: the repeats and empty random slots must count nothing."""
+    torch.manual_seed(n_blocks)
+    q, k, v = torch.randn(3, 2, n_heads, n_blocks * 8, 8).unbind(0)
+    layout = bigbird.bigbird_layout(n_blocks, n_random, n_heads)
+    torch.testing.assert_close(bigbird.bigbird_attention(q, k, v, 8, layout),
+                               long_attention.full_attention(q, k, v))
 
 
 def test_layout_counts_each_block_once_and_draws_random_blocks_outside_the_window():

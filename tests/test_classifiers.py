@@ -111,6 +111,7 @@ def toy():
     return profile, toy_reviews(0, 160), toy_reviews(1, 40), toy_reviews(2, 40)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("train_fn", [classifiers.train_nbow_bigram, classifiers.train_bilstm],
                          ids=["nbow", "bilstm"])
 def test_classifiers_learn_a_separable_toy_task_and_generalize(toy, train_fn):

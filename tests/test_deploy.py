@@ -1,5 +1,6 @@
 import dataclasses
 import shutil
+import types
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ def _batch(classifier, texts):
     return inputs
 
 
+@pytest.mark.slow
 def test_onnxruntime_gives_pytorchs_logits_for_any_batch_and_length(exported):
     classifier, fp32, _ = exported
     onnx = deploy.OnnxModel(fp32, threads=1)
@@ -39,6 +41,7 @@ def test_onnxruntime_gives_pytorchs_logits_for_any_batch_and_length(exported):
         torch.testing.assert_close(onnx(**inputs), expected, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_export_is_a_graph_and_its_weights_and_needs_both(exported, tmp_path):
     _, fp32, _ = exported
     assert sorted(p.name for p in fp32.parent.iterdir()) == ["model-int8.onnx", "model.onnx", "model.onnx.data"]
@@ -63,6 +66,7 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_the_predictor_runs_an_onnx_model_as_it_runs_pytorch(exported):
     classifier, fp32, int8 = exported
     reference = SentimentPredictor(classifier).predict_proba(REVIEWS)
@@ -71,6 +75,7 @@ def test_the_predictor_runs_an_onnx_model_as_it_runs_pytorch(exported):
     assert deploy.size_on_disk(int8) < deploy.size_on_disk(fp32) / 2
 
 
+@pytest.mark.slow
 def test_torch_dynamic_quantization_stores_int8_weights_and_leaves_the_original_alone(exported):
     classifier = exported[0]
     before = {k: v.clone() for k, v in classifier.model.state_dict().items()}
@@ -85,6 +90,7 @@ def test_torch_dynamic_quantization_stores_int8_weights_and_leaves_the_original_
         assert quantized(**inputs).shape == (len(REVIEWS), 2)
 
 
+@pytest.mark.slow
 def test_compare_measures_every_variant_against_the_first(exported):
     classifier, fp32, int8 = exported
     found = [deploy.Variant("eager fp32", classifier.model, classifier.model),
@@ -111,6 +117,7 @@ def test_compare_refuses_nonsense_settings():
         deploy.compare(None, [], [], [], repeats=0)
 
 
+@pytest.mark.slow
 def test_latencies_are_timed_for_every_model_on_every_input(exported):
     classifier = exported[0]
     calls = []
@@ -137,6 +144,7 @@ def fused(exported, tmp_path_factory):
     return legacy, fp32, deploy.quantize_onnx(fp32, folder / "fused-int8.onnx")
 
 
+@pytest.mark.slow
 def test_the_optimizer_fuses_one_attention_per_layer(exported, fused):
     classifier, _, _ = exported
     legacy, fp32, int8 = fused
@@ -156,6 +164,7 @@ def test_the_legacy_export_leaves_the_models_attention_alone(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["legacy.onnx"]  # one file, nothing staged left
 
 
+@pytest.mark.slow
 def test_the_fused_graphs_give_eagers_logits_for_any_batch_and_length(exported, fused):
     classifier = exported[0]
     _, fp32, int8 = fused
@@ -169,6 +178,7 @@ def test_the_fused_graphs_give_eagers_logits_for_any_batch_and_length(exported, 
         assert (got - expected).abs().max() < 0.25 * expected.abs().max() + 0.5
 
 
+@pytest.mark.slow
 def test_fusing_the_dynamo_export_finds_no_attention_and_says_what_to_do(exported, tmp_path):
     classifier, fp32, _ = exported
     encoder = classifier.model.encoder.config
@@ -177,14 +187,23 @@ def test_fusing_the_dynamo_export_finds_no_attention_and_says_what_to_do(exporte
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_compiled_model_gives_eagers_logits_without_compiling_again(exported):
+@pytest.mark.slow
+def test_a_compiled_model_gives_eagers_logits_without_compiling_again(exported, monkeypatch):
     # aot_eager runs torch.compile's whole front end (capture, guards, dynamic shapes) without generating C++,
     # so the test takes seconds; the benchmark and chapter 09 measure the inductor backend.
     classifier = exported[0]
     torch._dynamo.reset()
+    before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    graphs_at_readings, readings = [], iter([100.0, 107.5])  # a clock this test controls
+
+    def clock() -> float:
+        graphs_at_readings.append(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+        return next(readings)
+
+    monkeypatch.setattr(deploy, "time", types.SimpleNamespace(perf_counter=clock))
     compiled, seconds = deploy.compile_model(classifier.model, backend="aot_eager")
-    assert seconds > 0
     graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    assert seconds == 7.5 and graphs_at_readings == [before, graphs] and graphs > before, "it times compiling"
     # other batch sizes and lengths than the examples; made outside inference mode, as `compare` makes them
     texts = (REVIEWS[:1], REVIEWS[:3], REVIEWS * 3, REVIEWS[2:3], [REVIEWS[0]] * 2)  # padded or not
     for inputs in [_batch(classifier, t) for t in texts]:

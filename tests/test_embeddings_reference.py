@@ -117,6 +117,7 @@ def topic_corpus():
 SETTINGS = dict(dim=16, epochs=5, window=3, negatives=5, threshold=1e-2)
 
 
+@pytest.mark.slow
 def test_skipgram_learns_as_well_as_gensims(topic_corpus):
     torch.manual_seed(0)
     ours = E.SkipGram(len(topic_corpus.vocab), SETTINGS["dim"])
@@ -126,6 +127,7 @@ def test_skipgram_learns_as_well_as_gensims(topic_corpus):
     compare(ours.vectors(), reference, topic_corpus.vocab)
 
 
+@pytest.mark.slow
 def test_subword_skipgram_learns_as_well_as_gensims_fasttext(topic_corpus):
     torch.manual_seed(0)
     ours = E.SubwordSkipGram(topic_corpus.vocab, SETTINGS["dim"], n_buckets=2_000)

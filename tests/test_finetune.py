@@ -140,12 +140,14 @@ def trained(checkpoint):
                                      progress=False)
 
 
+@pytest.mark.slow
 def test_fine_tuning_learns_the_toy_task(trained):
     assert trained.history.best["val_accuracy"] >= 0.9
     assert trained.accuracy(toy_reviews(64, 2)) >= 0.9
     assert [row["epoch"] for row in trained.history.epochs] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_learning_rate_warms_up_linearly_then_decays_to_zero(trained):
     lrs = [row["lr"] for row in trained.history.steps]
     steps = len(lrs)  # 4 epochs of 12 batches
@@ -157,6 +159,7 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero(trained):
     assert lrs[-1] == pytest.approx(TOY.lr / (steps - warmup))
 
 
+@pytest.mark.slow
 def test_a_frozen_encoder_does_not_move_but_the_head_does(checkpoint):
     config = dataclasses.replace(TOY, freeze_encoder=True, epochs=1)
     tokenizer, model = finetune.build_classifier(checkpoint, config, verbose=False)
@@ -169,6 +172,7 @@ def test_a_frozen_encoder_does_not_move_but_the_head_does(checkpoint):
     assert not torch.equal(before["head.weight"], after["head.weight"])
 
 
+@pytest.mark.slow
 def test_clipping_bounds_the_gradient_the_optimizer_sees(checkpoint, monkeypatch):
     norms = []
     step = torch.optim.AdamW.step
@@ -188,6 +192,7 @@ def test_clipping_bounds_the_gradient_the_optimizer_sees(checkpoint, monkeypatch
     assert norms[0] <= 1e-3 * (1 + 1e-4) < norms[1]
 
 
+@pytest.mark.slow
 def test_predict_proba_keeps_the_callers_order_and_checks_its_input(trained):
     texts = ["a great film", "an awful and boring plot with a long ending of the story", "superb"]
     proba = trained.predict_proba(texts)
@@ -201,6 +206,7 @@ def test_predict_proba_keeps_the_callers_order_and_checks_its_input(trained):
         trained.predict_proba([])
 
 
+@pytest.mark.slow
 def test_save_and_load_give_the_same_predictions(trained, tmp_path):
     texts = toy_reviews(20, 3)["text"]
     folder = trained.save(tmp_path / "clf")
@@ -211,6 +217,7 @@ def test_save_and_load_give_the_same_predictions(trained, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clf"]
 
 
+@pytest.mark.slow
 def test_a_failed_save_leaves_nothing_behind(trained, tmp_path, monkeypatch):
     trained.save(tmp_path / "clf")
     old = (tmp_path / "clf" / "model.safetensors").read_bytes()
@@ -227,6 +234,7 @@ def test_a_failed_save_leaves_nothing_behind(trained, tmp_path, monkeypatch):
     assert (tmp_path / "clf" / "model.safetensors").read_bytes() == old
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["writing", "swapping"])
 def test_a_save_killed_midway_leaves_the_old_classifier_loadable(trained, tmp_path, stage):
     texts = toy_reviews(20, 3)["text"]
@@ -243,6 +251,7 @@ def test_loading_a_folder_without_a_classifier_says_so(tmp_path):
         finetune.load(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_cached_run_is_loaded_instead_of_retrained(checkpoint, tmp_path, monkeypatch, capsys):
     train, val, config = toy_reviews(32, 0), toy_reviews(16, 1), dataclasses.replace(TOY, epochs=1)
     first = finetune.train_classifier(train, val, config, model_name=checkpoint, cache_dir=tmp_path,
@@ -273,6 +282,7 @@ def test_from_scratch_has_the_same_shape_and_different_weights(checkpoint):
     assert not torch.equal(pretrained.state_dict()[emb], scratch.state_dict()[emb])
 
 
+@pytest.mark.slow
 def test_the_trainer_runs_the_same_schedule_and_learns_the_same_task(checkpoint, trained, capsys):
     tokenizer, model = finetune.build_classifier(checkpoint, TOY, verbose=False)
     history = finetune.trainer_fit(model, tokenizer, toy_reviews(192, 0), toy_reviews(64, 1), TOY, logging_steps=1)
@@ -283,15 +293,27 @@ def test_the_trainer_runs_the_same_schedule_and_learns_the_same_task(checkpoint,
     assert "{" not in out.out, "the Trainer's log dicts are not printed"
 
 
+@pytest.mark.slow
 def test_the_benchmark_scores_its_own_fixed_test_sample(monkeypatch, checkpoint):
     from helpers import bench, config
 
     smoke = dataclasses.replace(config.get_profile("smoke"), model_name=checkpoint, finetune_lr=3e-3,
                                 bench_finetune_n_train=64, bench_finetune_n_val=16, bench_finetune_n_test=48)
     monkeypatch.setitem(config.PROFILES, "smoke", smoke)
+    runs, train_classifier = [], finetune.train_classifier
+
+    def spy(*args, **kwargs):
+        runs.append(train_classifier(*args, **kwargs))
+        return runs[-1]
+
+    monkeypatch.setattr(finetune, "train_classifier", spy)
     [row] = bench.run("finetune_pretrained", profile_name="smoke")
     assert (row["n_train"], row["n_val"], row["n_test"]) == (64, 16, 48), "the sizes actually used"
-    assert 0 <= row["test_accuracy"] <= 1 and row["train_seconds"] > 0
+    [trained] = runs  # the row rounds to 4 digits
+    assert 0 <= row["test_accuracy"] <= 1
+    assert row["val_accuracy"] == pytest.approx(trained.history.best["val_accuracy"], abs=1e-4)
+    assert row["train_seconds"] == pytest.approx(trained.train_seconds, abs=1e-4), "the run's own time"
+    assert trained.train_seconds >= sum(e["seconds"] for e in trained.history.epochs), "every epoch's time"
     assert row["params"]["pooling"] == "mean" and row["params"]["truncation"] == "head+tail"
     assert "fine-tuned" in row["description"]
 

@@ -1,6 +1,7 @@
 """Chapter 08's switches in chapter 06's loop: mixed precision, accumulation, early stopping, LLRD, FGM."""
 
 import dataclasses
+import types
 
 import pytest
 import torch
@@ -41,6 +42,7 @@ def test_fp16_on_a_cpu_says_what_to_use_instead():
         finetune.FinetuneConfig(precision="fp8")
 
 
+@pytest.mark.slow
 def test_two_accumulated_half_batches_make_the_step_of_one_full_batch():
     full, full_history = _run(BASE)
     accumulated, history = _run(dataclasses.replace(BASE, batch_size=8, accumulation=2))
@@ -52,6 +54,7 @@ def test_two_accumulated_half_batches_make_the_step_of_one_full_batch():
     assert not torch.allclose(halves.head.weight, full.head.weight, atol=1e-4)  # they differ by about 5e-4
 
 
+@pytest.mark.slow
 def test_early_stopping_ends_the_run_once_validation_stops_improving():
     frozen = dataclasses.replace(BASE, lr=1e-12, epochs=5)  # nothing moves: validation never improves
     _, history = _run(dataclasses.replace(frozen, patience=2))
@@ -76,6 +79,7 @@ def test_layer_wise_decay_gives_lower_layers_smaller_rates():
     assert {g["lr"] for g in plain} == {BASE.lr} and len(plain) == 2, "off by default: chapter 06's two groups"
 
 
+@pytest.mark.slow
 def test_fgm_trains_on_a_perturbed_copy_and_puts_the_embeddings_back():
     classifier = tiny_finetuned()
     model = classifier.model
@@ -102,15 +106,25 @@ def test_fgm_moves_the_used_rows_by_epsilon():
     torch.testing.assert_close(weight.detach(), before)
 
 
-def test_step_seconds_times_a_step_at_each_precision_and_leaves_the_model_as_it_was():
+def test_step_seconds_times_a_step_at_each_precision_and_leaves_the_model_as_it_was(monkeypatch):
     classifier = tiny_finetuned()
     model = classifier.model
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     inputs, labels = next(iter(classifier.batches(TEXTS, LABELS)))
-    dtypes = []
+    dtypes, backwards, passes_at_readings = [], [], []
     model.head.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    model.head.weight.register_hook(backwards.append)
+    readings = iter([0.0, 5.0, 10.0, 13.0] * 2)  # a clock this test controls: 5 s then 3 s, per precision
+
+    def clock() -> float:
+        passes_at_readings.append((len(dtypes), len(backwards)))
+        return next(readings)
+
+    monkeypatch.setattr(finetune, "time", types.SimpleNamespace(perf_counter=clock))
     seconds = {p: finetune.step_seconds(model, inputs, labels, p, torch.device("cpu")) for p in ("fp32", "bf16")}
-    assert all(s > 0 for s in seconds.values())
+    assert seconds == {"fp32": 3.0, "bf16": 3.0}, "the fastest repeat"
+    spans = [((0, 0), (1, 1)), ((1, 1), (2, 2)), ((2, 2), (3, 3)), ((3, 3), (4, 4))]  # (forwards, backwards)
+    assert passes_at_readings == [end for span in spans for end in span], "each span: one step, nothing else"
     assert dtypes == [torch.float32] * 2 + [torch.bfloat16] * 2, "two repeats at each precision"
     assert all(p.grad is None for p in model.parameters()), "no gradient left behind"
     for name, p in model.named_parameters():

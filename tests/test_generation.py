@@ -31,6 +31,7 @@ def test_top_p_filter_equals_transformers_warper(p):
     assert kept.sum(-1).min() >= 1
 
 
+@pytest.mark.slow
 def test_greedy_and_beam_search_equal_generate(model, prompt):
     assert torch.equal(generation.greedy(model, prompt, 12),
                        model.generate(prompt, do_sample=False, max_new_tokens=12, pad_token_id=0))
@@ -40,6 +41,7 @@ def test_greedy_and_beam_search_equal_generate(model, prompt):
     assert score >= generation.mean_log_prob(model, generation.greedy(model, prompt, 12), prompt.size(1)) * 12
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("settings", [{"temperature": 0.7}, {"top_k": 20}, {"top_p": 0.8},
                                       {"temperature": 1.5, "top_k": 50, "top_p": 0.9}])
 def test_sampling_draws_what_generate_draws_with_the_same_seed(model, prompt, settings):

@@ -82,6 +82,7 @@ def test_perplexity_is_exp_of_the_mean_cross_entropy():
     assert 1 < untrained < 12 * 2  # about the vocabulary size before training
 
 
+@pytest.mark.slow
 def test_training_learns_a_repeating_pattern():
     torch.manual_seed(0)
     stream = torch.tensor([3, 4, 5, 6, 7] * 200)
@@ -103,6 +104,7 @@ def test_temperature_sharpens_and_flattens():
         lm.next_word_probabilities(logits, 0.0)
 
 
+@pytest.mark.slow
 def test_sample_continues_a_learned_pattern_and_never_draws_unk():
     torch.manual_seed(0)
     vocab = Vocab([lm.EOS, "one", "two", "three"])

@@ -131,7 +131,9 @@ def test_solutions_are_opened_on_purpose(path):
     markdown = "\n".join(_source(c) for c in exercises if c["cell_type"] == "markdown")
     blocks = re.findall(r"<details>\s*<summary>(.*?)</summary>\s*\n\n(.*?)</details>", markdown, re.S)
     assert len(blocks) >= 2, "each exercise needs its solution in a collapsed <details> block"
-    assert all("```python" in body or body.strip() for _, body in blocks)
+    assert markdown.count("<details>") == len(blocks), "<details><summary>..</summary>, a blank line"
+    no_code = [summary for summary, body in blocks if not re.search(r"```python\n\s*\S.*?```", body, re.S)]
+    assert not no_code, f"the staged test runs only ```python blocks; these solutions have none: {no_code}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -96,6 +96,7 @@ def test_lm_tokenizer_learns_the_corpus_words_with_berts_special_tokens(small_to
     assert {"[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]"} <= set(small_tokenizer.all_special_tokens)
 
 
+@pytest.mark.slow
 def test_a_tiny_masked_lm_learns_to_fill_the_blank_from_context(small_tokenizer):
     tokenizer = small_tokenizer
     # Two kinds of documents, one word repeated in each: only the words around a blank can tell which it is.
@@ -111,6 +112,7 @@ def test_a_tiny_masked_lm_learns_to_fill_the_blank_from_context(small_tokenizer)
         assert pretraining.fill_mask(model, tokenizer, f"{word} {word} [MASK] {word}", k=3)[0][0][0] == word
 
 
+@pytest.mark.slow
 def test_a_tiny_causal_lm_learns_the_next_word(small_tokenizer):
     tokenizer = small_tokenizer
     ids = tokenizer(" ".join("the plot was great and fun".split() * 40), add_special_tokens=False)["input_ids"]

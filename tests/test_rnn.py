@@ -156,6 +156,7 @@ def test_clipping_keeps_direction():
     torch.testing.assert_close(clipped, direction * 0.5 / direction.norm(), rtol=1e-4, atol=1e-8)
 
 
+@pytest.mark.slow
 def test_clipped_training_stays_finite_and_learns():
     rows = rnn.train_remember_first(clip_norm=1.0, iterations=60)
     losses = [r["loss"] for r in rows]

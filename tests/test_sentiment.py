@@ -64,6 +64,7 @@ def test_batching_does_not_change_a_prediction(predictor):
     np.testing.assert_allclose(predictor.predict_proba(texts, batch_size=5), one_by_one, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_thousand_texts_run_in_batches_with_one_progress_bar(predictor, capsys):
     texts = [f"review number {i}: " + REVIEWS[i % 4] for i in range(1_000)]
     predictions = predictor.predict(texts, batch_size=50)
@@ -103,6 +104,7 @@ def test_load_says_what_is_missing(tmp_path):
         SentimentPredictor.load(tmp_path / "nothing")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["writing", "swapping"])
 def test_a_save_killed_midway_leaves_the_old_predictor_intact(predictor, tmp_path, stage):
     folder = predictor.save(tmp_path / "model")

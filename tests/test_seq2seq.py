@@ -99,6 +99,7 @@ def test_teacher_forcing_ratio_decides_what_the_decoder_reads():
     assert all(torch.equal(fed[t], own[:, t - 1]) for t in range(1, len(fed)))
 
 
+@pytest.mark.slow
 def test_training_learns_a_small_task():
     torch.manual_seed(0)
     task = seq2seq.make_number_task(400, 50, 50, max_digits=3, seed=0)
@@ -114,6 +115,7 @@ def test_predict_wants_a_list():
         seq2seq.predict(seq2seq.make_model("gru", 8, 16), "six")
 
 
+@pytest.mark.slow
 def test_seq2seq_benchmark_rows(monkeypatch):
     from helpers import bench, config
 

@@ -31,11 +31,13 @@ def server(predictor_dir):
         yield running
 
 
+@pytest.mark.slow
 def test_health_says_the_model_is_loaded(server):
     body = httpx.get(server.url + "/health").json()
     assert body["status"] == "ok" and body["batching"] is True and body["limits"]["max_texts"] == 4
 
 
+@pytest.mark.slow
 def test_predictions_are_the_predictors_in_order(server, predictor_dir):
     response = httpx.post(server.url + "/predict", json={"texts": REVIEWS})
     assert response.status_code == 200
@@ -45,6 +47,7 @@ def test_predictions_are_the_predictors_in_order(server, predictor_dir):
     assert [p["probability"] for p in got] == pytest.approx([p.probability for p in expected], abs=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("body, status, message", [
     ('{"texts": ["unclosed"', 400, "not valid JSON"),
     ('{"texts": []}', 422, "empty list"),
@@ -62,6 +65,7 @@ def test_bad_requests_get_a_4xx_that_says_what_was_wrong(server, body, status, m
     assert message in response.json()["detail"]
 
 
+@pytest.mark.slow
 def test_requests_sent_together_share_model_calls(server):
     before = httpx.get(server.url + "/health").json()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -74,6 +78,7 @@ def test_requests_sent_together_share_model_calls(server):
     assert after["model_calls"] - before["model_calls"] < 9
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Chromium (apt-get install chromium)")
 def test_the_page_shows_a_prediction_in_a_browser(server, predictor_dir):
     review = "A joy from start to finish."
@@ -125,6 +130,7 @@ def test_bad_command_line_values_are_refused(capsys):
     assert "--port must be a positive number" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_missing_model_folder_stops_the_server_with_a_clear_message(tmp_path):
     with pytest.raises(RuntimeError, match="No saved predictor"):
         with serve.Server(tmp_path / "missing", start_timeout=120):

@@ -42,12 +42,14 @@ def runs(tmp_path_factory):
     return {n: _train(tmp_path, tmp_path / "tiny", n) for n in (1, 2)}
 
 
+@pytest.mark.slow
 def test_two_processes_train_with_gloo_on_half_batches(runs):
     one, two = runs[1], runs[2]
     assert (one["processes"], two["processes"], two["backend"]) == (1, 2, "gloo")
     assert one["global_batch"] == two["global_batch"] == 4 and one["steps"] == two["steps"] == 2
 
 
+@pytest.mark.slow
 def test_the_loss_under_ddp_matches_one_process(runs):
     # With BertForSequenceClassification the Trainer's default average_tokens_across_devices=True logged 1.386
     # on two processes, twice ln 2; the entry point must log what one process logs.
@@ -59,6 +61,7 @@ def test_the_loss_under_ddp_matches_one_process(runs):
     assert runs[2]["val_loss"] == pytest.approx(runs[1]["val_loss"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_both_runs_save_the_same_predictor(runs):
     texts = ["A joy from start to finish.", "Two hours I will never get back."]
     one = SentimentPredictor.load(runs[1]["out"])

@@ -131,6 +131,7 @@ def test_pretrained_vectors_start_the_embeddings_at_the_random_start_s_scale():
         transformer.embedding(50, 16, torch.randn(50, 8))
 
 
+@pytest.mark.slow
 def test_classifier_learns_which_words_are_positive():
     from datasets import Dataset
 

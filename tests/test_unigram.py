@@ -102,22 +102,26 @@ def test_our_viterbi_cuts_like_sentencepiece_with_its_vocabulary(corpus, referen
         assert theirs.tokens(text) == processor.encode(text, out_type=str)
 
 
+@pytest.mark.slow
 def test_training_learns_sentencepieces_vocabulary(ours, theirs):
     assert len(ours) == len(theirs) == VOCAB_SIZE
     assert len(ours.vocab.keys() & theirs.vocab.keys()) >= 0.9 * VOCAB_SIZE  # measured: 97%
 
 
+@pytest.mark.slow
 def test_training_cuts_held_out_words_like_sentencepiece(corpus, ours, theirs):
     words = [w for text in corpus[1] for w in pre_tokenize(text)]
     same = sum(ours.tokens(w) == theirs.tokens(w) for w in words) / len(words)
     assert same >= 0.95  # measured: 96.5%
 
 
+@pytest.mark.slow
 def test_training_fits_held_out_text_as_well_as_sentencepiece(corpus, ours, theirs):
     ours_ll, theirs_ll = (sum(model.log_likelihood(t) for t in corpus[1]) for model in (ours, theirs))
     assert ours_ll == pytest.approx(theirs_ll, rel=0.01)  # measured: ours 0.6% higher
 
 
+@pytest.mark.slow
 def test_training_keeps_every_character(corpus, ours):
     assert {ch for text in corpus[0] for ch in SPACE + text.replace(" ", SPACE)} <= ours.vocab.keys()
 

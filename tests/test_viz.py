@@ -75,6 +75,7 @@ def _rendered(page: Path) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium to render the page in (CI installs it)")
 def test_views_render_offline_in_a_browser(attention, tmp_path):
     bertviz = pytest.importorskip("bertviz")

@@ -118,6 +118,7 @@ def _code_points(ranges: str) -> set[int]:
     return points
 
 
+@pytest.mark.slow
 def test_wordpiece_matches_bert_on_every_code_point(rust, wordpiece):
     """Each code point after an "a" (so that a punctuation mark splits, an accent strips, a control character
     vanishes), 4,096 to a text; a text that disagrees is re-checked code point by code point."""
@@ -167,9 +168,9 @@ def test_training_merges_the_most_likely_pair_not_the_most_frequent():
     assert wordpiece.tokens("hugs bugs") == ["h", "##ug", "##s", "b", "##ug", "##s"]  # greedy: ##ug beats ##u
 
 
-def test_hugging_face_wordpiece_trainer_merges_by_frequency():
+def test_our_trainer_merges_by_likelihood_where_hugging_faces_merges_by_frequency():
     """tokenizers' WordPieceTrainer is its BPE trainer with a ## prefix: it merges the most frequent pairs,
-    ##u ##g (20), ##u ##n (16), then h ##ug (15), and never ##g ##s (5)."""
+    ##u ##g (20), ##u ##n (16), then h ##ug (15), and never ##g ##s (5), which train_wordpiece merges first."""
     tokenizer = Tokenizer(tok_models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -178,6 +179,8 @@ def test_hugging_face_wordpiece_trainer_merges_by_frequency():
         vocab_size=alphabet + 3, special_tokens=list(SPECIAL_TOKENS), show_progress=False))
     vocab = tokenizer.get_vocab()
     assert sorted(vocab, key=vocab.get)[alphabet:] == ["##ug", "##un", "hug"]
+    ours = train_wordpiece([HUGS], vocab_size=len(SPECIAL_TOKENS) + 7 + 3)
+    assert list(ours.vocab)[len(SPECIAL_TOKENS) + 7:] == ["##gs", "##ug", "##ugs"]
 
 
 def _train_wordpiece_naive(texts: list[str], vocab_size: int) -> list[str]:
