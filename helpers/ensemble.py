@@ -39,9 +39,11 @@ def pipeline_config(profile: Profile) -> finetune.FinetuneConfig:
     """The fine-tuning settings of the pipeline's transformer at the profile's sizes.
 
     Mean pooling, because all-MiniLM-L6-v2 was trained as a sentence encoder through the mean of its tokens
-    (its [CLS] vector was never trained to summarize); a learning rate of 1e-4, as small models like.
+    (its [CLS] vector was never trained to summarize); the profile's learning rate for its model (1e-4 for
+    MiniLM, as small models like; 3e-5 for bert-base-uncased). `python -m helpers.train_sentiment` starts
+    from these settings too, so the notebook and the command train the same recipe.
     """
-    return finetune.FinetuneConfig(lr=1e-4, epochs=profile.finetune_epochs, batch_size=16,
+    return finetune.FinetuneConfig(lr=profile.finetune_lr, epochs=profile.finetune_epochs, batch_size=16,
                                    max_len=profile.pipeline_max_len, truncation="head+tail", pooling="mean")
 
 

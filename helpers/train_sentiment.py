@@ -13,6 +13,7 @@ rank 0 writes it as a `SentimentPredictor` folder (see helpers.sentiment) and pr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -28,7 +29,7 @@ from torch import nn
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 from transformers.utils import logging as hf_logging
 
-from helpers import config, data, finetune, storage, training
+from helpers import config, data, ensemble, finetune, storage, training
 from helpers.sentiment import SentimentPredictor
 
 
@@ -44,8 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-val", type=int, help="validation reviews scored at the end (default: all)")
     parser.add_argument("--max-len", type=int, help="tokens per review, head+tail (default: pipeline_max_len)")
     parser.add_argument("--epochs", type=float, help="passes over the training reviews (default: finetune_epochs)")
-    parser.add_argument("--batch-size", type=int, default=16, help="reviews per step on each process")
-    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--batch-size", type=int, help="reviews per step on each process (default: 08's, 16)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: the profile's finetune_lr)")
     parser.add_argument("--warmup", type=float, default=0.1, help="share of the steps spent warming up")
     parser.add_argument("--dropout", type=float, default=0.1, help="dropout before the classification head")
     parser.add_argument("--seed", type=int, default=0)
@@ -116,20 +117,28 @@ def accuracy(prediction) -> dict[str, float]:
     return {"accuracy": float((np.argmax(prediction.predictions, -1) == prediction.label_ids).mean())}
 
 
+def recipe(args: argparse.Namespace, profile: config.Profile) -> finetune.FinetuneConfig:
+    """Chapter 08's settings for the pipeline's transformer (`ensemble.pipeline_config`), with the
+    command line's choices over them."""
+    chosen = {"lr": args.lr, "batch_size": args.batch_size, "max_len": args.max_len,
+              "epochs": None if args.epochs is None else max(1, round(args.epochs))}
+    return dataclasses.replace(ensemble.pipeline_config(profile), warmup=args.warmup, dropout=args.dropout,
+                               seed=args.seed, **{k: v for k, v in chosen.items() if v is not None})
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     profile = config.get_profile(args.profile)
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     config.seed_everything(args.seed)
     n_train = args.n_train or profile.pipeline_n_train
-    max_len = args.max_len or profile.pipeline_max_len
-    epochs = args.epochs if args.epochs is not None else profile.finetune_epochs
+    settings = recipe(args, profile)
+    max_len, epochs = settings.max_len, args.epochs if args.epochs is not None else settings.epochs
+    args.batch_size, args.lr = settings.batch_size, settings.lr  # what the Trainer and the summary read
     dsd = data.load_imdb(args.imdb, seed=args.seed)  # test stays untouched: selection is on validation
     train, val = data.train_val_split(dsd["train"], 0.1, seed=args.seed)
     train, val = data.subsample(train, n_train, args.seed), data.subsample(val, args.n_val, args.seed)
     model_name = args.model or profile.model_name
-    settings = finetune.FinetuneConfig(lr=args.lr, epochs=max(1, round(epochs)), batch_size=args.batch_size,
-                                       max_len=max_len, warmup=args.warmup, dropout=args.dropout, seed=args.seed)
     tokenizer, model = finetune.build_classifier(model_name, settings, verbose=rank == 0)
     classifier = finetune.FineTuned(model, tokenizer, settings, finetune.History(), 0.0, model_name)
     # The head reads the last hidden states, not BERT's pooler; DDP refuses trainable parameters that get no

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import train_sentiment
+from helpers import config, ensemble, train_sentiment
 from helpers.sentiment import SentimentPredictor
 from tiny import tiny_encoder, tiny_finetuned
 
@@ -148,3 +148,12 @@ def test_the_command_refuses_a_users_folder_in_one_line_and_keeps_it(tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "holds files the course did not write" in result.stderr and contents(folder) == before
+
+
+def test_the_command_trains_chapter_08s_recipe_unless_told_otherwise(tmp_path):
+    profile = config.get_profile("cpu")
+    args = train_sentiment.parse_args(["--out", str(tmp_path / "model"), "--profile", "cpu"])
+    assert train_sentiment.recipe(args, profile) == ensemble.pipeline_config(profile)
+    args = train_sentiment.parse_args(["--out", str(tmp_path / "model"), "--lr", "2e-5", "--max-len", "64"])
+    chosen = train_sentiment.recipe(args, profile)
+    assert (chosen.lr, chosen.max_len, chosen.pooling) == (2e-5, 64, "mean")
