@@ -11,7 +11,8 @@ from helpers import quiz
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-REPOSITORY = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+REPOSITORY, VERSION = PROJECT["urls"]["Repository"], PROJECT["version"]
 
 
 def _cells(path: Path) -> list[dict]:
@@ -33,7 +34,8 @@ def test_colab_badge_and_install_use_the_repository_url(path):
     badge = f"https://colab.research.google.com/github/{owner_repo}/blob/main/notebooks/{path.name}"
     assert badge in _source(cells[0]), "the first cell needs the Colab badge for this notebook"
     setup = _source(cells[1])
-    assert f"@ git+{REPOSITORY}" in setup and "google.colab" in setup
+    # The release this notebook was written with (tools/release.py), not whatever the default branch holds later.
+    assert f'@ git+{REPOSITORY}@v{VERSION}"' in setup and "google.colab" in setup
     assert "environment.report(" in setup and "config.get_profile()" in setup
     every_url = re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", "".join(map(_source, cells)))
     assert {u.removesuffix(".git") for u in every_url} <= {REPOSITORY}, "a notebook links another repository"
@@ -140,3 +142,21 @@ def test_solutions_are_opened_on_purpose(path):
 def test_each_chapter_asks_questions_of_its_own(path):
     own = [n for n in quiz.for_chapter(path.stem) if isinstance(n, str)]
     assert len(own) >= 2, "add a few of the course's own questions (quiz.COURSE_QUESTIONS) for this chapter"
+
+
+def test_release_sets_the_version_and_every_setup_cells_tag(tmp_path, monkeypatch):
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.spec_from_file_location("release", ROOT / "tools" / "release.py")
+    release = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(release)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    monkeypatch.setattr(release, "ROOT", tmp_path)
+    release.set_version("9.8.7")
+    assert 'version = "9.8.7"' in (tmp_path / "pyproject.toml").read_text()
+    for path in (tmp_path / "notebooks").glob("[0-9][0-9]_*.ipynb"):
+        assert f'{REPOSITORY}@v9.8.7"' in _source(_cells(path)[1]), path.name
+    with pytest.raises(SystemExit, match="three numbers"):
+        release.set_version("v1")
