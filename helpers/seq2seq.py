@@ -263,7 +263,7 @@ class Seq2Seq(nn.Module):
 
 
 def make_model(kind: str, embed_dim: int, hidden_dim: int) -> Seq2Seq:
-    """A bidirectional GRU encoder and a decoder of this kind: 'gru' (no attention), 'bahdanau' or 'luong'."""
+    """A bidirectional GRU encoder and a `kind` decoder: 'gru' (no attention), 'bahdanau' or 'luong'."""
     if kind not in DECODERS:
         raise ValueError(f"Unknown decoder {kind!r}: choose one of {', '.join(DECODERS)}.")
     encoder = Encoder(len(SOURCE_VOCAB), embed_dim, hidden_dim)
