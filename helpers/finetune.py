@@ -57,7 +57,7 @@ SCHEDULES = ("linear", "cosine", "constant_with_warmup")
 CACHE_VARIABLE = "COURSE_CACHE"
 
 
-# --- From text to model inputs -----------------------------------------------------------------------------
+# --- From text to model inputs --------------------------------------------------------------------
 
 
 def encode(tokenizer, texts: Sequence[str]) -> list[list[int]]:
@@ -123,7 +123,7 @@ def chunk_review(ids: list[int], max_len: int, overlap: int, cls_id: int, sep_id
         start += width - overlap
 
 
-# --- The model ----------------------------------------------------------------------------------------------
+# --- The model ------------------------------------------------------------------------------------
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -163,7 +163,7 @@ class SentimentClassifier(nn.Module):
         return self.head(self.dropout(pool(hidden, attention_mask, self.pooling)))  # (B, num_labels)
 
 
-# --- The settings and the loop -------------------------------------------------------------------------------
+# --- The settings and the loop --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -399,7 +399,7 @@ def fit(model: SentimentClassifier, train_batches: Collection[training.Batch], v
     return history
 
 
-# --- A trained classifier: predict, score, save, load ------------------------------------------------------
+# --- A trained classifier: predict, score, save, load ---------------------------------------------
 
 
 @dataclass
@@ -567,7 +567,7 @@ def _load_weights(model: nn.Module, file: Path) -> None:
                          "or the file is damaged. Retrain with a lower learning rate, or save it again.")
 
 
-# --- From a train/validation split to a trained (or cached) classifier -------------------------------------
+# --- From a train/validation split to a trained (or cached) classifier ----------------------------
 
 
 def build_classifier(model_name: str, config: FinetuneConfig, num_labels: int = 2, pretrained: bool = True,
@@ -623,7 +623,7 @@ def train_classifier(train: Dataset, val: Dataset, config: FinetuneConfig, model
     return framed
 
 
-# --- The same run with the Hugging Face Trainer -------------------------------------------------------------
+# --- The same run with the Hugging Face Trainer ---------------------------------------------------
 
 
 class WithLoss(nn.Module):
