@@ -132,7 +132,8 @@ def sinusoidal_positions(max_len: int, dim: int) -> Tensor:
     [0.841, 0.54, 0.01, 1.0]
     """
     position = torch.arange(max_len, dtype=torch.float32)[:, None]  # (T, 1)
-    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))  # (dim/2,)
+    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32)
+                          * (-math.log(10000.0) / dim))  # (dim/2,)
     encoding = torch.zeros(max_len, dim)
     encoding[:, 0::2] = torch.sin(position * frequency)
     encoding[:, 1::2] = torch.cos(position * frequency)
@@ -160,8 +161,8 @@ class PositionalEncoding(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.size(1) > self.max_len:
-            raise ValueError(f"A sequence of {x.size(1)} positions is longer than the {self.max_len} this encoding "
-                             f"was built for: build it with a larger max_len.")
+            raise ValueError(f"A sequence of {x.size(1)} positions is longer than the {self.max_len} "
+                             f"this encoding was built for: build it with a larger max_len.")
         return x + self.vectors()[: x.size(1)]  # (B, T, dim)
 
 
@@ -211,8 +212,8 @@ def median_seconds(fn: Callable[[], object], repeats: int = 3) -> float:
 
 
 def attention_cost(n: int, implementation: str, dim: int = 64, heads: int = 4, repeats: int = 3) -> dict:
-    """Time and peak memory of one self-attention call over n positions (one sequence, `heads` heads of `dim`),
-    on the GPU when there is one: the median of `repeats` calls, and peak_bytes of one more."""
+    """Time and peak memory of one self-attention call over n positions (one sequence, `heads` heads
+    of `dim`), on the GPU when there is one: the median of `repeats` calls, and peak_bytes of one more."""
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"Unknown implementation {implementation!r}: choose one of {IMPLEMENTATIONS}.")
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -43,7 +43,8 @@ CHAPTERS: dict[str, Chapter] = {
                                     ("03_rnn_lstm_gru",)),
     "05_transformer": Chapter("The Transformer", "self-attention,\npositions, layer norm",
                               ("04_seq2seq_attention", "02_word_embeddings")),
-    "06_pretrained_bert": Chapter("Pre-trained BERT", "MLM, [CLS],\nfine-tuning", ("05_transformer", "01_tokenization")),
+    "06_pretrained_bert": Chapter("Pre-trained BERT", "MLM, [CLS],\nfine-tuning",
+                                  ("05_transformer", "01_tokenization")),
     "07_long_documents": Chapter("Long documents", "Longformer, BigBird,\nReformer", ("06_pretrained_bert",)),
     "08_sentiment_pipeline": Chapter("Sentiment pipeline", "ablations, calibration,\nensemble",
                                      ("07_long_documents", "06_pretrained_bert", "00_getting_started")),
@@ -86,8 +87,9 @@ def draw_map(ax=None, chapters: dict[str, Chapter] = CHAPTERS):
             next_in_line = names.index(name) - names.index(source) == 1
             # Neighbours on the snake get a straight arrow; longer reaches arc over the boxes between them.
             bend = 0.0 if next_in_line else (0.35 if y0 == y1 == 0 else -0.35 if y0 == y1 else 0.2)
-            ax.add_patch(FancyArrowPatch((x0 * 2, y0 * 1.4), (x1 * 2, y1 * 1.4), connectionstyle=f"arc3,rad={bend}",
-                                         arrowstyle="-|>", mutation_scale=14, shrinkA=28, shrinkB=28,
+            ax.add_patch(FancyArrowPatch((x0 * 2, y0 * 1.4), (x1 * 2, y1 * 1.4),
+                                         connectionstyle=f"arc3,rad={bend}", arrowstyle="-|>",
+                                         mutation_scale=14, shrinkA=28, shrinkB=28,
                                          color="#2b5d8a" if next_in_line else "#c0504d", lw=1.4, zorder=0))
     ax.set(xlim=(-1.1, PER_ROW * 2 - 0.9), ylim=(-2.2, 0.8), aspect="equal")
     ax.axis("off")

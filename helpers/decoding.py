@@ -1,7 +1,8 @@
-"""Decoding from scratch: greedy search, beam search with length normalization, and exhaustive search to check it.
+"""Decoding from scratch: greedy, beam search with length normalization, and exhaustive search to check it.
 
-A model to decode is anything with `start(src, src_lengths) -> state` and `step(tokens, state) -> (logits, state)`,
-the state being a dict of batch-first tensors: beam search then follows a hypothesis by selecting its rows.
+A model to decode is anything with `start(src, src_lengths) -> state` and
+`step(tokens, state) -> (logits, state)`, the state being a dict of batch-first tensors: beam search then
+follows a hypothesis by selecting its rows.
 The RNN encoder-decoders of chapter 04 and the Transformer of chapter 05 both have these two methods.
 """
 
@@ -19,14 +20,15 @@ State = dict[str, Tensor]
 
 
 def select(state: State, rows: Tensor) -> State:
-    """The state of the hypotheses in `rows` (a row may be chosen more than once: a prefix with two children)."""
+    """The state of the hypotheses in `rows` (a row may be chosen twice: a prefix with two children)."""
     return {k: v.index_select(0, rows) for k, v in state.items()}
 
 
 def normalized_score(log_prob: float, length: int, alpha: float) -> float:
     """log P(y) / length**alpha: alpha = 0 is the raw log-probability, alpha = 1 the per-token average.
 
-    Every extra token multiplies P(y) by a number below 1, so without normalization search prefers short outputs.
+    Every extra token multiplies P(y) by a number below 1, so without normalization search prefers
+    short outputs.
     >>> normalized_score(-2.0, 4, 0.0), normalized_score(-2.0, 4, 1.0)
     (-2.0, -0.5)
     """
@@ -74,8 +76,8 @@ def beam_search(model: nn.Module, src: Tensor, src_length: Tensor, bos: int, eos
 
     One source at a time (src (S,), src_length ()). A prefix that emits <eos> leaves the beam as a finished
     hypothesis, so the beam shrinks; the search stops when no prefix is left or at max_len, where the prefixes
-    still alive finish as they are. Finished hypotheses are compared by normalized_score(log P, length, alpha),
-    length counting <eos>. beam_size = 1 is greedy search.
+    still alive finish as they are. Finished hypotheses are compared by
+    normalized_score(log P, length, alpha), length counting <eos>. beam_size = 1 is greedy search.
     """
     if beam_size < 1:
         raise ValueError(f"beam_size must be at least 1, got {beam_size}.")
@@ -85,7 +87,7 @@ def beam_search(model: nn.Module, src: Tensor, src_length: Tensor, bos: int, eos
     tokens = torch.full((1,), bos, dtype=torch.long, device=src.device)
     for t in range(max_len):
         logits, state = model.step(tokens, state)
-        candidates = log_probs[:, None] + logits.log_softmax(-1)  # (K, V): every prefix times every next token
+        candidates = log_probs[:, None] + logits.log_softmax(-1)  # (K, V): each prefix times each next token
         top = candidates.flatten().topk(min(beam_size, candidates.numel()))
         rows, keep = [], []
         for log_prob, index in zip(top.values.tolist(), top.indices.tolist()):
@@ -93,7 +95,8 @@ def beam_search(model: nn.Module, src: Tensor, src_length: Tensor, bos: int, eos
             tokens_so_far = prefixes[row] + [token]
             if token == eos or t == max_len - 1:
                 output = tokens_so_far[:-1] if token == eos else tokens_so_far
-                finished.append(Hypothesis(normalized_score(log_prob, len(tokens_so_far), alpha), output, log_prob))
+                finished.append(Hypothesis(normalized_score(log_prob, len(tokens_so_far), alpha),
+                                           output, log_prob))
             else:
                 rows.append(row)
                 keep.append((tokens_so_far, log_prob))
@@ -110,7 +113,7 @@ def beam_search(model: nn.Module, src: Tensor, src_length: Tensor, bos: int, eos
 @torch.no_grad()
 def exhaustive_search(model: nn.Module, src: Tensor, src_length: Tensor, bos: int, eos: int, max_len: int,
                       alpha: float = 0.0) -> Hypothesis:
-    """Score every possible output up to max_len tokens and return the best: V**max_len of them, tiny V only."""
+    """Score every output up to max_len tokens and return the best: V**max_len of them, tiny V only."""
     src, src_length = src.to(model_device(model)), src_length.to(model_device(model))
     start = model.start(src[None], src_length.reshape(1))
     vocab_size = model.step(torch.tensor([bos], device=src.device), start)[0].size(-1)
@@ -138,7 +141,8 @@ class TableDecoder(nn.Module):
     def __init__(self, probabilities: Tensor):
         super().__init__()
         if probabilities.dim() != 2 or probabilities.size(0) != probabilities.size(1):
-            raise ValueError(f"Give a square (V, V) table of P(next | previous), got {tuple(probabilities.shape)}.")
+            raise ValueError(f"Give a square (V, V) table of P(next | previous), "
+                             f"got {tuple(probabilities.shape)}.")
         self.register_buffer("log_table", probabilities.log())
 
     def start(self, src: Tensor, src_lengths: Tensor) -> State:

@@ -7,8 +7,9 @@ Each variant is a module from (input_ids, attention_mask) to logits, so `Sentime
     torch compile     `compile_model`: `torch.compile` (TorchInductor) fuses operations into generated code
     onnx fp32         `export_onnx`, then `OnnxModel` runs the graph in onnxruntime
     onnx int8         `quantize_onnx`: onnxruntime's dynamic quantization of the exported graph
-    onnx fused fp32   `export_onnx_legacy`, then `fuse_attention`: onnxruntime's transformer optimizer turns each
-                      self-attention block (and LayerNorm, GELU, the embeddings) into one fused operator
+    onnx fused fp32   `export_onnx_legacy`, then `fuse_attention`: onnxruntime's transformer optimizer
+                      turns each self-attention block (and LayerNorm, GELU, the embeddings) into one
+                      fused operator
     onnx fused int8   `quantize_onnx` of the fused graph
 
 `compare` measures them all in one run on the same reviews: size on disk, time to build, latency at batch 1,
@@ -40,7 +41,7 @@ from helpers.tokenization import clean_text
 INPUTS = ("input_ids", "attention_mask")
 
 
-# --- Quantization in PyTorch ---------------------------------------------------------------------------------
+# --- Quantization in PyTorch ----------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -55,14 +56,14 @@ def _quiet_quantization() -> Iterator[None]:
 
 
 def quantize_dynamic(model: nn.Module) -> nn.Module:
-    """A copy of `model` whose Linear layers hold int8 weights and quantize their input on the fly (CPU only)."""
+    """A copy of `model` whose Linear layers hold int8 weights and quantize inputs on the fly (CPU only)."""
     with _quiet_quantization():
         return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.Linear},
                                                       dtype=torch.qint8)
 
 
 def compile_model(model: nn.Module, backend: str = "inductor") -> tuple[nn.Module, float]:
-    """(`torch.compile`d model, seconds spent compiling it: its first calls, on each kind of input it will meet).
+    """(`torch.compile`d model, seconds spent compiling: its first calls, on each kind of input it will meet).
 
     Compiling happens at the first call of each kind. `dynamic=True` makes batch size and length symbols, but
     a batch of one is always its own kind, so a batch of 1 and one of 2 are passed. Tensors made inside
@@ -77,7 +78,7 @@ def compile_model(model: nn.Module, backend: str = "inductor") -> tuple[nn.Modul
     return compiled, time.perf_counter() - start
 
 
-# --- ONNX export and onnxruntime -----------------------------------------------------------------------------
+# --- ONNX export and onnxruntime ------------------------------------------------------------------
 
 
 def example_inputs(batch: int = 2, tokens: int = 16, pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,7 +88,8 @@ def example_inputs(batch: int = 2, tokens: int = 16, pad_id: int = 0) -> tuple[t
     >>> mask.tolist()
     [[1, 1, 1, 1], [1, 1, 0, 0]]
     """
-    # (B, T) ordinary word ids; a tensor of its own, not a view (torch.compile would treat a view as another kind)
+    # (B, T) ordinary word ids; a tensor of its own, not a view (torch.compile would treat a view as
+    # another kind)
     ids = torch.arange(1000, 1000 + batch * tokens).reshape(batch, tokens).clone()
     mask = torch.ones_like(ids)
     mask[-1, tokens // 2:] = 0
@@ -98,22 +100,26 @@ def example_inputs(batch: int = 2, tokens: int = 16, pad_id: int = 0) -> tuple[t
 @contextlib.contextmanager
 def _quiet_export() -> Iterator[None]:
     # The dynamo exporter logs a warning per torchvision operator it cannot register (torchvision is not a
-    # dependency of the course), torch.export warns about an internal pytree API; none of it touches our graph.
+    # dependency of the course), torch.export warns about an internal pytree API; none touches our graph.
     registration = logging.getLogger("torch.onnx._internal.exporter._registration")
     level = registration.level
     registration.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
-            # Both inputs share the batch and token dimensions, so each name is met twice; the second is dropped.
+            # Both inputs share the batch and token dimensions, so each name is met twice;
+            # the second is dropped.
             warnings.filterwarnings("ignore", message=r"# The axis name: \w+ will not be used")
-            # The legacy exporter announces that it is legacy, and warns of Python values it records as constants
-            # (transformers' mask code checks the mask's length) and of advanced indexing with negative indices
-            # (none here); the tests check its graph on other batch sizes and lengths, with padding.
-            warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
+            # The legacy exporter announces that it is legacy, and warns of Python values it records as
+            # constants (transformers' mask code checks the mask's length) and of advanced indexing with
+            # negative indices (none here); the tests check its graph on other batch sizes and lengths, with
+            # padding.
+            warnings.filterwarnings("ignore",
+                                    message="You are using the legacy TorchScript-based ONNX export")
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
             warnings.filterwarnings("ignore", message="Exporting aten::index operator of advanced indexing")
-            warnings.filterwarnings("ignore", message="The feature will be removed. Please remove usage of this")
+            warnings.filterwarnings("ignore",
+                                    message="The feature will be removed. Please remove usage of this")
             yield
     finally:
         registration.setLevel(level)
@@ -126,7 +132,8 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, max_tokens: int = 512
     Written to a temporary folder first and moved into place, so a failed export leaves nothing behind.
     """
     path = Path(path)
-    batch, tokens = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("tokens", min=2, max=max_tokens)
+    batch, tokens = (torch.export.Dim("batch", min=1, max=4096),
+                     torch.export.Dim("tokens", min=2, max=max_tokens))
     with storage.staged_files(path) as staged, _quiet_export():
         torch.onnx.export(copy.deepcopy(model).cpu().eval(), example_inputs(), staged, dynamo=True,
                           input_names=list(INPUTS), output_names=["logits"],
@@ -162,8 +169,9 @@ def operator_counts(path: str | os.PathLike) -> Counter:
 ATTENTION_OPS = ("Attention", "MultiHeadAttention", "QAttention")
 
 
-def fuse_attention(source: str | os.PathLike, target: str | os.PathLike, num_heads: int, hidden_size: int) -> Path:
-    """onnxruntime's transformer optimizer on a BERT-like graph: attention, LayerNorm and GELU fused, at `target`.
+def fuse_attention(source: str | os.PathLike, target: str | os.PathLike, num_heads: int,
+                   hidden_size: int) -> Path:
+    """onnxruntime's transformer optimizer on a BERT graph: attention, LayerNorm and GELU fused, at `target`.
 
     Raises if no attention was fused, which is what an export by `export_onnx` (dynamo, SDPA) gets.
     """
@@ -181,7 +189,7 @@ def fuse_attention(source: str | os.PathLike, target: str | os.PathLike, num_hea
 
 
 def onnx_files(path: str | os.PathLike) -> list[Path]:
-    """The files an ONNX model is made of: the graph and, when the weights are stored outside it, their file."""
+    """The files an ONNX model is made of: the graph and, when the weights are outside it, their file."""
     path = Path(path)
     return [p for p in (path, path.with_name(path.name + ".data")) if p.is_file()]
 
@@ -196,14 +204,14 @@ def size_on_disk(model: nn.Module | str | os.PathLike) -> int:
 
 
 def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike) -> Path:
-    """onnxruntime's dynamic int8 quantization of an ONNX model: int8 MatMul weights, activations on the fly."""
+    """onnxruntime's dynamic quantization of an ONNX model: int8 MatMul weights, activations on the fly."""
     import onnx
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 
     target = Path(target)
-    # onnxruntime logs a hint to pre-process (shape inference) first; the graph is already shape-annotated by the
-    # exporter, so the hint does not apply here.
+    # onnxruntime logs a hint to pre-process (shape inference) first; the graph is already shape-annotated by
+    # the exporter, so the hint does not apply here.
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
@@ -219,7 +227,7 @@ def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike) -> Path:
 
 
 class OnnxModel(nn.Module):
-    """An ONNX classifier run by onnxruntime behind the PyTorch interface: (input_ids, attention_mask) -> logits.
+    """An ONNX classifier in onnxruntime behind the PyTorch interface: (input_ids, attention_mask) -> logits.
 
     `threads` sets onnxruntime's intra-op threads (None: its default, one per core); graph optimizations
     (constant folding, operator fusion) are on, as they are by default.
@@ -230,7 +238,8 @@ class OnnxModel(nn.Module):
         import onnxruntime as ort
 
         if not Path(path).is_file():
-            raise FileNotFoundError(f"No ONNX model at {path}: export one with deploy.export_onnx(model, path).")
+            raise FileNotFoundError(f"No ONNX model at {path}: export one with "
+                                    "deploy.export_onnx(model, path).")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads is not None:
@@ -243,7 +252,7 @@ class OnnxModel(nn.Module):
         return torch.from_numpy(self.session.run(None, feed)[0])  # (B, classes)
 
 
-# --- Measuring every variant on the same reviews -------------------------------------------------------------
+# --- Measuring every variant on the same reviews --------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -279,12 +288,12 @@ def latencies_ms(models: Sequence[nn.Module], inputs: Sequence[dict], warmup: in
 
 @dataclasses.dataclass
 class Variant:
-    """One way to run the classifier: its module, what its size on disk is measured from, seconds to build it."""
+    """One way to run the classifier: its module, what its disk size is measured from, seconds to build it."""
 
     name: str
     model: nn.Module
     stored: nn.Module | Path  # a module (its state_dict is saved to measure it) or an ONNX file
-    build_seconds: float = 0.0  # quantizing, exporting, optimizing or compiling, from the variant it starts at
+    build_seconds: float = 0.0  # quantizing, exporting, fusing or compiling, from the variant it starts at
 
 
 def timed(build: Callable[[], object]) -> tuple[object, float]:
@@ -299,7 +308,8 @@ def variants(classifier, folder: str | os.PathLike, threads: int | None = 1,
     model = classifier.model.cpu().eval()
     folder, encoder = Path(folder), classifier.model.encoder.config
     torch_int8, torch_s = timed(lambda: quantize_dynamic(model))
-    fp32, export_s = timed(lambda: export_onnx(model, folder / "model.onnx", max_tokens=classifier.config.max_len))
+    fp32, export_s = timed(lambda: export_onnx(model, folder / "model.onnx",
+                                               max_tokens=classifier.config.max_len))
     int8, int8_s = timed(lambda: quantize_onnx(fp32, folder / "model-int8.onnx"))
     fused, fuse_s = timed(lambda: fuse_attention(export_onnx_legacy(model, folder / "legacy.onnx"),
                                                  folder / "fused.onnx", encoder.num_attention_heads,
@@ -313,11 +323,13 @@ def variants(classifier, folder: str | os.PathLike, threads: int | None = 1,
     return found + [Variant("onnx fp32", OnnxModel(fp32, threads), fp32, export_s),
                     Variant("onnx int8", OnnxModel(int8, threads), int8, export_s + int8_s),
                     Variant("onnx fused fp32", OnnxModel(fused, threads), fused, fuse_s),
-                    Variant("onnx fused int8", OnnxModel(fused_int8, threads), fused_int8, fuse_s + fused_int8_s)]
+                    Variant("onnx fused int8", OnnxModel(fused_int8, threads), fused_int8,
+                            fuse_s + fused_int8_s)]
 
 
 def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: Sequence[int],
-            batch_size: int = 32, n_latency: int = 50, threads: int | None = 1, repeats: int = 3) -> list[dict]:
+            batch_size: int = 32, n_latency: int = 50, threads: int | None = 1,
+            repeats: int = 3) -> list[dict]:
     """Measure each variant on the same reviews, the first variant being the reference.
 
     Tokenization is done once, before any clock starts (it is the same for every variant). Latency: forward
@@ -370,8 +382,9 @@ def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: 
 def model_to_deploy(train, val, test, profile: config.Profile, seed: int = 0, progress: bool = True):
     """(chapter 08's fine-tuned transformer at `deploy_n_train` reviews, the test reviews to measure it on).
 
-    The same recipe and splits as chapter 08's pipeline (`ensemble.pipeline_config`, `ensemble.pipeline_splits`);
-    where `deploy_n_train` equals `pipeline_n_train` it is 08's very model, loaded from chapter 06's cache.
+    The same recipe and splits as chapter 08's pipeline (`ensemble.pipeline_config`,
+    `ensemble.pipeline_splits`); where `deploy_n_train` equals `pipeline_n_train` it is 08's very model,
+    loaded from chapter 06's cache.
     """
     sized = dataclasses.replace(profile, pipeline_n_train=profile.deploy_n_train)
     small_train, val, test = ensemble.pipeline_splits(train, val, test, sized, seed)

@@ -21,7 +21,7 @@ WEIGHTS = tuple(np.round(np.linspace(0, 1, 21), 2))  # 0.0, 0.05, ..., 1.0
 
 
 def clean(ds: Dataset) -> Dataset:
-    """Reviews with HTML removed, entities unescaped and spaces squeezed (case kept): what the predictor reads."""
+    """Reviews with HTML removed, entities unescaped, spaces squeezed, case kept: what the predictor reads."""
     columns = {name: ds[name] for name in ds.column_names}  # a new table, not .map: no progress bar
     columns["text"] = [clean_text(text, lowercase=False) for text in columns["text"]]
     return Dataset.from_dict(columns, features=ds.features)
@@ -47,7 +47,8 @@ def pipeline_config(profile: Profile) -> finetune.FinetuneConfig:
                                    max_len=profile.pipeline_max_len, truncation="head+tail", pooling="mean")
 
 
-def train_transformer(train: Dataset, val: Dataset, profile: Profile, progress: bool = True) -> finetune.FineTuned:
+def train_transformer(train: Dataset, val: Dataset, profile: Profile,
+                      progress: bool = True) -> finetune.FineTuned:
     """The pipeline's fine-tuned transformer, from chapter 06's cache when this exact run was made before.
 
     One epoch leaves no epoch to choose, so fine-tuning checks only the first 200 validation reviews
@@ -70,7 +71,8 @@ def choose_weight(p_a: np.ndarray, p_b: np.ndarray, labels: Sequence[int],
                   weights: Sequence[float] = WEIGHTS) -> tuple[float, dict[float, float]]:
     """The weight of model A with the best accuracy (ties: the one nearest 0.5) and every accuracy tried.
 
-    >>> choose_weight(np.array([0.9, 0.4, 0.6]), np.array([0.6, 0.7, 0.2]), [1, 0, 0])[0]  # 0.7 and 0.75 get all 3
+    >>> choose_weight(np.array([0.9, 0.4, 0.6]), np.array([0.6, 0.7, 0.2]),
+    ...               [1, 0, 0])[0]  # 0.7 and 0.75 get all 3
     0.7
     """
     labels = np.asarray(labels)

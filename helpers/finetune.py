@@ -4,7 +4,8 @@ The pieces, in the order a review meets them:
 
     encode        texts -> WordPiece ids, no special tokens, no length limit
     truncate_review / chunk_review
-                  ids -> [CLS] + at most max_len - 2 ids + [SEP] (head, tail or head+tail), or overlapping windows
+                  ids -> [CLS] + at most max_len - 2 ids + [SEP] (head, tail or head+tail),
+                  or overlapping windows
     batching.pad_batch
                   id lists -> {"input_ids", "attention_mask"} padded to the longest in the batch
     SentimentClassifier
@@ -42,8 +43,8 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import (AutoConfig, AutoModel, AutoTokenizer, DataCollatorWithPadding, PrinterCallback, Trainer,
-                          TrainerCallback, TrainingArguments, get_scheduler)
+from transformers import (AutoConfig, AutoModel, AutoTokenizer, DataCollatorWithPadding, PrinterCallback,
+                          Trainer, TrainerCallback, TrainingArguments, get_scheduler)
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from helpers import config as course_config
@@ -57,7 +58,7 @@ SCHEDULES = ("linear", "cosine", "constant_with_warmup")
 CACHE_VARIABLE = "COURSE_CACHE"
 
 
-# --- From text to model inputs -----------------------------------------------------------------------------
+# --- From text to model inputs --------------------------------------------------------------------
 
 
 def encode(tokenizer, texts: Sequence[str]) -> list[list[int]]:
@@ -123,14 +124,15 @@ def chunk_review(ids: list[int], max_len: int, overlap: int, cls_id: int, sep_id
         start += width - overlap
 
 
-# --- The model ----------------------------------------------------------------------------------------------
+# --- The model ------------------------------------------------------------------------------------
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
     """One vector per sequence: the first token's ([CLS]) or the mean over the real (unpadded) tokens.
 
     >>> hidden = torch.tensor([[[1.0], [3.0], [9.0]]])  # (B=1, T=3, H=1); the last token is padding
-    >>> pool(hidden, torch.tensor([[1, 1, 0]]), "cls").tolist(), pool(hidden, torch.tensor([[1, 1, 0]]), "mean").tolist()
+    >>> (pool(hidden, torch.tensor([[1, 1, 0]]), "cls").tolist(),
+    ...  pool(hidden, torch.tensor([[1, 1, 0]]), "mean").tolist())
     ([[1.0]], [[2.0]])
     """
     if pooling == "cls":
@@ -143,9 +145,9 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> to
 class SentimentClassifier(nn.Module):
     """A pre-trained encoder, one pooled vector per review, dropout and a linear layer to the class logits.
 
-    BERT's own `BertForSequenceClassification` reads [CLS] through the pooler (a dense + tanh layer trained for
-    next-sentence prediction); here the head reads the encoder's last hidden states directly, so [CLS] and mean
-    pooling differ in nothing but the pooling. The encoder's pooler, unused, is dropped.
+    BERT's own `BertForSequenceClassification` reads [CLS] through the pooler (a dense + tanh layer trained
+    for next-sentence prediction); here the head reads the encoder's last hidden states directly, so [CLS]
+    and mean pooling differ in nothing but the pooling. The encoder's pooler, unused, is dropped.
     """
 
     def __init__(self, encoder: nn.Module, num_labels: int = 2, pooling: str = "cls", dropout: float = 0.1):
@@ -159,16 +161,17 @@ class SentimentClassifier(nn.Module):
         self.head = nn.Linear(encoder.config.hidden_size, num_labels)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
+        hidden = self.encoder(input_ids=input_ids,
+                              attention_mask=attention_mask).last_hidden_state  # (B, T, H)
         return self.head(self.dropout(pool(hidden, attention_mask, self.pooling)))  # (B, num_labels)
 
 
-# --- The settings and the loop -------------------------------------------------------------------------------
+# --- The settings and the loop --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """Every switch of a fine-tuning run. A new technique adds a field here (default: off) and a branch in `fit`."""
+    """Every switch of a fine-tuning run. A new technique adds a field (default: off), a branch in `fit`."""
 
     lr: float = 5e-5  # peak learning rate, reached at the end of warmup
     epochs: int = 1
@@ -186,10 +189,10 @@ class FinetuneConfig:
     eval_batch_size: int = 64
     # 08: the switches of the ablation table (each off by default)
     precision: str = "fp32"  # "bf16" (CPU or GPU), "fp16" (GPU, loss scaling): autocast; "auto": the device's
-    accumulation: int = 1  # batches whose gradients add up before one optimizer step: batches this many times larger
-    patience: int | None = None  # early stopping: stop after this many epochs without a better validation accuracy
-    layer_decay: float | None = None  # layer-wise LR decay: each layer learns at this factor of the one above it
-    adversarial: float | None = None  # FGM: also learn from word embeddings pushed this far along the loss gradient
+    accumulation: int = 1  # batches whose gradients add up before one step: batches this many times larger
+    patience: int | None = None  # early stopping after this many epochs without a better validation accuracy
+    layer_decay: float | None = None  # layer-wise LR decay: each layer learns at this factor of the one above
+    adversarial: float | None = None  # FGM: also learn from word embeddings pushed this far up the gradient
 
     def __post_init__(self):
         problems = []
@@ -211,7 +214,8 @@ class FinetuneConfig:
         if self.adversarial is not None and not self.adversarial > 0:
             problems.append(f"adversarial is the FGM step size, positive (or None), got {self.adversarial}")
         if self.layer_decay is not None and not 0 < self.layer_decay <= 1:
-            problems.append(f"layer_decay is a factor, 0 < layer_decay <= 1 (or None), got {self.layer_decay}")
+            problems.append(f"layer_decay is a factor, 0 < layer_decay <= 1 (or None), "
+                            f"got {self.layer_decay}")
         if self.patience is not None and self.patience < 1:
             problems.append(f"patience is a number of epochs, at least 1 (or None), got {self.patience}")
         if self.clip_norm is not None and not self.clip_norm > 0:
@@ -253,7 +257,7 @@ def set_trainable(model: SentimentClassifier, freeze_encoder: bool) -> None:
 
 
 def layer_depth(name: str, n_layers: int) -> int:
-    """How many layers below the head a parameter sits: 0 for the head (and pooler), n_layers + 1 for embeddings.
+    """How many layers below the head a parameter sits: 0 for head and pooler, n_layers + 1 for embeddings.
 
     >>> [layer_depth(n, 6) for n in ("head.weight", "encoder.encoder.layer.5.output.dense.weight",
     ...                                "encoder.encoder.layer.0.attention.self.query.bias",
@@ -269,8 +273,9 @@ def layer_depth(name: str, n_layers: int) -> int:
 def parameter_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
     """AdamW groups: weight decay on weight matrices; none on biases and LayerNorm (BERT's recipe).
 
-    With `layer_decay`, parameters `d` layers below the head learn at lr * layer_decay ** d (Howard and Ruder's
-    discriminative fine-tuning; ELECTRA's layer-wise decay): the general features low in the encoder move least.
+    With `layer_decay`, parameters `d` layers below the head learn at lr * layer_decay ** d (Howard and
+    Ruder's discriminative fine-tuning; ELECTRA's layer-wise decay): the general features low in the encoder
+    move least.
     Only trainable parameters are listed, so a frozen encoder costs the optimizer nothing. The head's group
     comes first, so the first group's rate is the schedule's peak rate.
     """
@@ -282,8 +287,10 @@ def parameter_groups(model: nn.Module, config: FinetuneConfig) -> list[dict]:
             depth = layer_depth(name, n_layers) if config.layer_decay is not None else 0
             groups.setdefault((depth, p.ndim >= 2), []).append(p)
     decay = config.layer_decay or 1.0
-    return [{"params": params, "weight_decay": config.weight_decay if decays else 0.0, "lr": config.lr * decay ** depth}
-            for (depth, decays), params in sorted(groups.items(), key=lambda item: (item[0][0], not item[0][1]))]
+    return [{"params": params, "weight_decay": config.weight_decay if decays else 0.0,
+             "lr": config.lr * decay ** depth}
+            for (depth, decays), params in sorted(groups.items(),
+                                                  key=lambda item: (item[0][0], not item[0][1]))]
 
 
 def step_seconds(model: SentimentClassifier, inputs: dict[str, torch.Tensor], labels: torch.Tensor,
@@ -337,8 +344,8 @@ def fit(model: SentimentClassifier, train_batches: Collection[Batch], val_batche
     """Fine-tune `model` with AdamW, warmup then decay, clipping; validate after each epoch, keep the best.
 
     `train_batches` is re-iterable with a length (e.g. a DataLoader from `batching.make_loader`), one pass
-    per epoch. The learning rate follows transformers' `get_scheduler(config.schedule)` step by step. One progress
-    bar for the whole run.
+    per epoch. The learning rate follows transformers' `get_scheduler(config.schedule)` step by step. One
+    progress bar for the whole run.
     """
     device = device or course_config.get_device()
     torch.manual_seed(config.seed)  # dropout
@@ -384,22 +391,22 @@ def fit(model: SentimentClassifier, train_batches: Collection[Batch], val_batche
             bar.update()
             bar.set_postfix(epoch=epoch, loss=f"{loss_sum / count:.3f}", lr=f"{lr:.1e}")
         val = training.evaluate(model, val_batches, device)
-        history.epochs.append({"epoch": epoch, "train_loss": loss_sum / count, "train_accuracy": correct / count,
-                               "val_loss": val["loss"], "val_accuracy": val["accuracy"],
-                               "seconds": time.perf_counter() - start})
+        history.epochs.append({"epoch": epoch, "train_loss": loss_sum / count,
+                               "train_accuracy": correct / count, "val_loss": val["loss"],
+                               "val_accuracy": val["accuracy"], "seconds": time.perf_counter() - start})
         bar.set_postfix(epoch=epoch, loss=f"{loss_sum / count:.3f}", val_acc=f"{val['accuracy']:.3f}")
         if best.update(val["accuracy"], last=epoch == config.epochs):
             since_best = 0
         else:
             since_best += 1
             if config.patience is not None and since_best >= config.patience:
-                break  # early stopping: validation stopped improving; the best epoch's weights come back below
+                break  # early stopping: validation stopped improving; the best epoch's weights return below
     bar.close()
     best.restore()
     return history
 
 
-# --- A trained classifier: predict, score, save, load ------------------------------------------------------
+# --- A trained classifier: predict, score, save, load ---------------------------------------------
 
 
 @dataclass
@@ -416,12 +423,15 @@ class FineTuned:
     def inputs(self, texts: Sequence[str]) -> list[list[int]]:
         """Model-ready ids for each text: tokenized, truncated by the config, [CLS]/[SEP] added."""
         t = self.tokenizer
-        return [truncate_review(ids, self.config.max_len, self.config.truncation, t.cls_token_id, t.sep_token_id)
+        return [truncate_review(ids, self.config.max_len, self.config.truncation,
+                                t.cls_token_id, t.sep_token_id)
                 for ids in encode(t, texts)]
 
-    def batches(self, texts: Sequence[str], labels: Sequence[int] | None = None, train: bool = False) -> DataLoader:
-        """Batches of `eval_batch_size` in the order of `texts` (pass labels to score them); with `train=True`,
-        shuffled batches of `batch_size` that group reviews of similar length, a new order each epoch."""
+    def batches(self, texts: Sequence[str], labels: Sequence[int] | None = None,
+                train: bool = False) -> DataLoader:
+        """Batches of `eval_batch_size` in the order of `texts` (pass labels to score them); with
+        `train=True`, shuffled batches of `batch_size` that group reviews of similar length, a new order
+        each epoch."""
         labels = list(labels) if labels is not None else [0] * len(texts)
         size = self.config.batch_size if train else self.config.eval_batch_size
         return make_loader(self.inputs(texts), labels, size, collate_padded(self.tokenizer.pad_token_id),
@@ -567,12 +577,12 @@ def _load_weights(model: nn.Module, file: Path) -> None:
                          "or the file is damaged. Retrain with a lower learning rate, or save it again.")
 
 
-# --- From a train/validation split to a trained (or cached) classifier -------------------------------------
+# --- From a train/validation split to a trained (or cached) classifier ----------------------------
 
 
 def build_classifier(model_name: str, config: FinetuneConfig, num_labels: int = 2, pretrained: bool = True,
                      verbose: bool = True) -> tuple[object, SentimentClassifier]:
-    """(tokenizer, SentimentClassifier) on `model_name`'s encoder: pre-trained, or the same shape from scratch."""
+    """(tokenizer, SentimentClassifier) on `model_name`'s encoder: pre-trained, or its shape from scratch."""
     tokenizer, encoder = models.load_pretrained(model_name, verbose=verbose)
     if not pretrained:
         torch.manual_seed(config.seed)
@@ -586,7 +596,8 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_VARIABLE) or "~/.cache/pytorch-nlp-course").expanduser() / "finetuned"
 
 
-def cache_key(model_name: str, config: FinetuneConfig, train: Dataset, val: Dataset, pretrained: bool = True) -> str:
+def cache_key(model_name: str, config: FinetuneConfig, train: Dataset, val: Dataset,
+              pretrained: bool = True) -> str:
     """12 hex digits naming one training run: the checkpoint actually loaded, the settings and the data."""
     source = models.resolve_checkpoint(model_name)[1]
     fingerprint = data.fingerprint(DatasetDict({"train": train, "validation": val}))
@@ -623,11 +634,11 @@ def train_classifier(train: Dataset, val: Dataset, config: FinetuneConfig, model
     return framed
 
 
-# --- The same run with the Hugging Face Trainer -------------------------------------------------------------
+# --- The same run with the Hugging Face Trainer ---------------------------------------------------
 
 
 class WithLoss(nn.Module):
-    """The contract the `Trainer` expects: called with `labels`, a model returns its loss beside its logits."""
+    """The contract the `Trainer` expects: called with `labels`, a model returns its loss with its logits."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -666,8 +677,8 @@ def training_arguments(config: FinetuneConfig, output_dir: str | os.PathLike, lo
         output_dir=str(output_dir), learning_rate=config.lr, num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
         warmup_steps=config.warmup, lr_scheduler_type=config.schedule, weight_decay=config.weight_decay,
-        max_grad_norm=config.clip_norm or 0.0, seed=config.seed, gradient_accumulation_steps=config.accumulation,
-        bf16=precision == "bf16", fp16=precision == "fp16",
+        max_grad_norm=config.clip_norm or 0.0, seed=config.seed,
+        gradient_accumulation_steps=config.accumulation, bf16=precision == "bf16", fp16=precision == "fp16",
         use_cpu=course_config.get_device().type == "cpu",  # without it, bf16 on a CPU is refused
         train_sampling_strategy="group_by_length",  # similar lengths together, as batching.make_loader
         eval_strategy="epoch", save_strategy="no", logging_strategy="steps", logging_steps=logging_steps,
@@ -701,6 +712,8 @@ def trainer_fit(model: SentimentClassifier, tokenizer, train: Dataset, val: Data
         trainer.train()
     log = trainer.state.log_history
     return History(
-        epochs=[{"epoch": round(row["epoch"]), "val_loss": row["eval_loss"], "val_accuracy": row["eval_accuracy"],
-                 "seconds": row["eval_runtime"]} for row in log if "eval_accuracy" in row],
-        steps=[{"step": row["step"], "loss": row["loss"], "lr": row["learning_rate"]} for row in log if "loss" in row])
+        epochs=[{"epoch": round(row["epoch"]), "val_loss": row["eval_loss"],
+                 "val_accuracy": row["eval_accuracy"], "seconds": row["eval_runtime"]}
+                for row in log if "eval_accuracy" in row],
+        steps=[{"step": row["step"], "loss": row["loss"], "lr": row["learning_rate"]}
+               for row in log if "loss" in row])

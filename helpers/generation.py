@@ -1,7 +1,7 @@
 """Decoding a causal language model: greedy, beam search, and sampling with temperature, top-k and top-p.
 
 Each strategy turns the model's next-token logits into a choice, one token at a time. They are asserted equal
-to transformers' `generate` and to its logits processors (`TopKLogitsWarper`, `TopPLogitsWarper`) in the tests.
+to transformers' `generate` and its logits processors (`TopKLogitsWarper`, `TopPLogitsWarper`) in the tests.
 No key/value cache: every step re-reads the whole prefix, which is simple and fast enough for a tiny model.
 """
 
@@ -32,9 +32,10 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """Keep the fewest most-probable tokens whose probabilities add up to at least p (the nucleus); -inf elsewhere.
+    """Keep the fewest top tokens whose probabilities sum to at least p (the nucleus); -inf elsewhere.
 
-    A token stays when the tokens more probable than it hold less than p of the mass, so the top one always stays.
+    A token stays when the tokens more probable than it hold less than p of the mass, so the top one
+    always stays.
 
     >>> probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
     >>> top_p_filter(probs.log(), 0.7).softmax(-1).tolist()  # 0.5 + 0.3 >= 0.7: two tokens, renormalized
@@ -57,8 +58,9 @@ def greedy(model: nn.Module, ids: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sample(model: nn.Module, ids: torch.Tensor, steps: int, temperature: float = 1.0, top_k: int | None = None,
-           top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample(model: nn.Module, ids: torch.Tensor, steps: int, temperature: float = 1.0,
+           top_k: int | None = None, top_p: float | None = None,
+           generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw each next token from the model's distribution, reshaped: divided by `temperature`, then cut to the
     top k, then to the nucleus p (transformers' order). (B, T + steps), on the model's device.
 
@@ -81,10 +83,10 @@ def sample(model: nn.Module, ids: torch.Tensor, steps: int, temperature: float =
 
 @torch.no_grad()
 def beam_search(model: nn.Module, ids: torch.Tensor, steps: int, beams: int) -> tuple[torch.Tensor, float]:
-    """Keep the `beams` most probable continuations at every step; the best after `steps` and its log-probability.
+    """Keep the `beams` most probable continuations each step; the best after `steps` and its log-probability.
 
-    `ids` is one prompt (1, T). Every beam has the same length here (no end token), so the sum of log-probabilities
-    ranks them without any length penalty.
+    `ids` is one prompt (1, T). Every beam has the same length here (no end token), so the sum of
+    log-probabilities ranks them without any length penalty.
     """
     if ids.size(0) != 1:
         raise ValueError(f"beam_search decodes one prompt at a time, got a batch of {ids.size(0)}.")
@@ -94,7 +96,7 @@ def beam_search(model: nn.Module, ids: torch.Tensor, steps: int, beams: int) -> 
         log_probs = next_token_logits(model, ids).log_softmax(-1)  # (b, V)
         vocab = log_probs.size(-1)
         best = (scores[:, None] + log_probs).flatten().topk(beams)  # over every (beam, next token) pair
-        ids = torch.cat([ids[best.indices // vocab], (best.indices % vocab)[:, None]], dim=1)  # (beams, T + 1)
+        ids = torch.cat([ids[best.indices // vocab], (best.indices % vocab)[:, None]], dim=1)  # (beams, T+1)
         scores = best.values
     return ids[:1], scores[0].item()
 
@@ -111,8 +113,8 @@ def distinct_n(sequences: Sequence[Sequence[int]], n: int) -> float:
 
 @torch.no_grad()
 def mean_log_prob(model: nn.Module, ids: torch.Tensor, prompt_len: int) -> float:
-    """Average log-probability per generated token (after the prompt) under the model itself, at temperature 1."""
+    """Mean log-probability per generated token (after the prompt) by the model itself, at temperature 1."""
     ids = ids.to(model_device(model))
-    log_probs = model(input_ids=ids).logits[:, :-1].log_softmax(-1)  # (B, T-1, V): predictions for tokens 1..T-1
+    log_probs = model(input_ids=ids).logits[:, :-1].log_softmax(-1)  # (B, T-1, V): predicting tokens 1..T-1
     picked = log_probs.gather(-1, ids[:, 1:, None])[..., 0]  # (B, T-1)
     return picked[:, prompt_len - 1:].mean().item()

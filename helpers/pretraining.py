@@ -1,6 +1,6 @@
 """Pre-training objectives made concrete: BERT's masking, sentence-pair tasks, and tiny masked and causal LMs.
 
-    mask_tokens        BERT's corruption: 15% of the ordinary tokens chosen; of those 80% [MASK], 10% random, 10% kept
+    mask_tokens        BERT's corruption: 15% of ordinary tokens chosen: 80% [MASK], 10% random, 10% kept
     sentence_pairs     next-sentence prediction (BERT) and sentence-order prediction (ALBERT) examples
     lm_tokenizer       a WordPiece vocabulary learned from the corpus, BERT's rules, a size of our choosing
     lm_blocks          reviews joined by [SEP] and cut into equal blocks: the pre-training stream
@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from transformers import AutoTokenizer, BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel, get_scheduler
+from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel,
+                          get_scheduler)
 
 from helpers import config as course_config
 from helpers import models, training
@@ -24,17 +25,18 @@ from helpers import models, training
 IGNORE = -100  # the label cross-entropy skips: positions that were not chosen for prediction
 
 
-# --- Masked language modeling ----------------------------------------------------------------------------------
+# --- Masked language modeling ---------------------------------------------------------------------
 
 
-def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, mask_token_id: int, vocab_size: int,
-                mlm_probability: float = 0.15, generator: torch.Generator | None = None
+def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, mask_token_id: int,
+                vocab_size: int, mlm_probability: float = 0.15, generator: torch.Generator | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT's corruption of a batch: (corrupted inputs, labels).
 
-    Each ordinary token is chosen with probability `mlm_probability` (special tokens never are). A chosen token
-    becomes [MASK] 80% of the time, a random token 10%, and stays itself 10%, so the model cannot tell from the
-    input which tokens it will be asked about. Labels hold the original id at chosen positions, -100 elsewhere.
+    Each ordinary token is chosen with probability `mlm_probability` (special tokens never are). A chosen
+    token becomes [MASK] 80% of the time, a random token 10%, and stays itself 10%, so the model cannot tell
+    from the input which tokens it will be asked about. Labels hold the original id at chosen positions,
+    -100 elsewhere.
 
     >>> ids = torch.tensor([[101, 7, 8, 9, 102]])
     >>> special = torch.tensor([[True, False, False, False, True]])
@@ -70,7 +72,8 @@ def masking_statistics(original: torch.Tensor, corrupted: torch.Tensor, labels: 
     return {
         "chosen (of ordinary tokens)": chosen[~special].float().mean().item(),
         "[MASK] (of chosen)": (corrupted == mask_token_id)[chosen].sum().item() / n,
-        "random (of chosen)": ((corrupted != original) & (corrupted != mask_token_id))[chosen].sum().item() / n,
+        "random (of chosen)":
+            ((corrupted != original) & (corrupted != mask_token_id))[chosen].sum().item() / n,
         "unchanged (of chosen)": (corrupted == original)[chosen].sum().item() / n,
         "special tokens chosen": chosen[special].sum().item(),
         "tokens changed but not chosen": (corrupted != original)[~chosen].sum().item(),
@@ -94,7 +97,7 @@ def mlm_loss(model: BertForMaskedLM, inputs: torch.Tensor, labels: torch.Tensor,
     return nn.functional.cross_entropy(logits, labels[chosen])
 
 
-# --- Sentence-pair tasks ---------------------------------------------------------------------------------------
+# --- Sentence-pair tasks --------------------------------------------------------------------------
 
 
 def split_sentences(text: str) -> list[str]:
@@ -146,11 +149,11 @@ def word_overlap(a: str, b: str) -> float:
     return len(words_a & words_b) / max(len(words_a | words_b), 1)
 
 
-# --- Tiny language models --------------------------------------------------------------------------------------
+# --- Tiny language models -------------------------------------------------------------------------
 
 
 def lm_tokenizer(texts: Sequence[str], vocab_size: int, base: str = models.OFFLINE_MODEL):
-    """A WordPiece tokenizer with BERT's normalization and special tokens, its vocabulary learned from `texts`."""
+    """A WordPiece tokenizer with BERT's normalization and special tokens, vocabulary learned from `texts`."""
     source, _ = models.resolve_checkpoint(base)
     return AutoTokenizer.from_pretrained(source).train_new_from_iterator(texts, vocab_size=vocab_size,
                                                                          show_progress=False)
@@ -158,9 +161,10 @@ def lm_tokenizer(texts: Sequence[str], vocab_size: int, base: str = models.OFFLI
 
 def lm_blocks(ids: Sequence[Sequence[int]], block_size: int, sep_id: int, cls_id: int | None = None
               ) -> torch.Tensor:
-    """(N, block_size) ids: the documents joined with [SEP] after each, cut into full blocks (the rest dropped).
+    """(N, block_size) ids: documents joined with [SEP] after each, cut into full blocks (the rest dropped).
 
-    With `cls_id`, each block starts with [CLS] and holds block_size - 1 ids of the stream, as BERT's inputs do.
+    With `cls_id`, each block starts with [CLS] and holds block_size - 1 ids of the stream,
+    as BERT's inputs do.
 
     >>> lm_blocks([[5, 6, 7], [8, 9]], block_size=3, sep_id=102).tolist()
     [[5, 6, 7], [102, 8, 9]]
@@ -187,7 +191,7 @@ def tiny_bert(vocab_size: int, max_len: int, hidden: int = 128, layers: int = 2,
 
 def tiny_gpt(vocab_size: int, max_len: int, hidden: int = 128, layers: int = 2, heads: int = 2,
              seed: int = 0) -> GPT2LMHeadModel:
-    """A GPT-2-shaped causal LM of the same size as `tiny_bert`: the same blocks, but each token sees only its past."""
+    """A GPT-2-shaped causal LM as big as `tiny_bert`: the same blocks, but each token sees only its past."""
     torch.manual_seed(seed)
     return GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_embd=hidden, n_layer=layers, n_head=heads,
                                       n_positions=max_len, bos_token_id=None, eos_token_id=None))
@@ -195,24 +199,27 @@ def tiny_gpt(vocab_size: int, max_len: int, hidden: int = 128, layers: int = 2, 
 
 def lm_loss(model: nn.Module, objective: str, batch: torch.Tensor, tokenizer=None,
             generator: torch.Generator | None = None) -> torch.Tensor:
-    """The pre-training loss on a batch of blocks: "mlm" (mask, then predict the chosen) or "causal" (next token)."""
+    """The pre-training loss on a batch: "mlm" (mask, then predict the chosen) or "causal" (next token)."""
     if objective == "causal":
         logits = model(input_ids=batch).logits[:, :-1]  # (B, T-1, V): the prediction made at each position...
-        return nn.functional.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())  # ...is the next token
+        return nn.functional.cross_entropy(logits.flatten(0, 1),
+                                           batch[:, 1:].flatten())  # ...is the next token
     if objective == "mlm":
         special = special_tokens_mask(tokenizer, batch)
-        inputs, labels = mask_tokens(batch, special, tokenizer.mask_token_id, len(tokenizer), generator=generator)
+        inputs, labels = mask_tokens(batch, special, tokenizer.mask_token_id, len(tokenizer),
+                                     generator=generator)
         return mlm_loss(model, inputs, labels)
     raise ValueError(f"Unknown objective {objective!r}: choose 'mlm' or 'causal'.")
 
 
 def train_lm(model: nn.Module, objective: str, blocks: torch.Tensor, steps: int, batch_size: int = 32,
              lr: float = 1e-3, tokenizer=None, seed: int = 0, progress: bool = True) -> list[float]:
-    """Pre-train on random batches of blocks for `steps` steps (AdamW, 5% warmup, linear decay); the losses."""
+    """Pre-train on `steps` random batches of blocks (AdamW, 5% warmup, linear decay); the losses."""
     device = course_config.get_device()
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=max(1, steps // 20), num_training_steps=steps)
+    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=max(1, steps // 20),
+                              num_training_steps=steps)
     autocast, scaler = training.mixed_precision("auto", device)
     generator = torch.Generator().manual_seed(seed)
     losses = []

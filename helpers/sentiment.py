@@ -1,4 +1,4 @@
-"""A sentiment predictor for any text: load a fine-tuned classifier once, then predict a label and a probability.
+"""A sentiment predictor for any text: load a fine-tuned classifier once, then get a label and a probability.
 
     predictor = SentimentPredictor.load("models/imdb")
     predictor.predict(["A joy from start to finish.", "Two hours I will never get back."])
@@ -44,7 +44,7 @@ class Prediction(NamedTuple):
 
 @dataclass
 class SentimentPredictor:
-    """A fine-tuned classifier with what turns texts into predictions: batching and a calibration temperature."""
+    """A fine-tuned classifier with what turns texts into predictions: batching, a calibration temperature."""
 
     classifier: finetune.FineTuned
     temperature: float = 1.0  # logits are divided by it (fit on validation: analysis.fit_temperature)
@@ -63,8 +63,9 @@ class SentimentPredictor:
         return self.classifier.config.max_len
 
     @torch.no_grad()
-    def logits(self, texts: Iterable[str], batch_size: int | None = None, progress: bool | None = None) -> torch.Tensor:
-        """Raw class scores (N, classes), in batches of similar length; a progress bar when there are several."""
+    def logits(self, texts: Iterable[str], batch_size: int | None = None,
+               progress: bool | None = None) -> torch.Tensor:
+        """Raw class scores (N, classes), batched by similar length; a progress bar if there are several."""
         texts = check_texts(texts, allow_blank=False)
         texts = [clean_text(t, lowercase=False) for t in texts]  # as in training: no HTML
         batch_size = batch_size or self.batch_size
@@ -101,11 +102,12 @@ class SentimentPredictor:
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> SentimentPredictor:
-        """A predictor saved with `save` (or a classifier saved by `FineTuned.save`), on the course's device."""
+        """A predictor saved with `save` (or a classifier from `FineTuned.save`), on the course's device."""
         directory = storage.readable_folder(directory)
         if not (directory / "finetune.json").is_file():
             raise FileNotFoundError(f"No saved predictor in {directory} (no finetune.json). Train one with "
-                                    "`python -m helpers.train_sentiment --out DIR`, or save one with .save(DIR).")
+                                    "`python -m helpers.train_sentiment --out DIR`, "
+                                    "or save one with .save(DIR).")
         classifier = finetune.load(directory)  # checks every file, predictor.json included
         settings_file = directory / SETTINGS_FILE
         settings = storage.read_json(settings_file) if settings_file.is_file() else {}

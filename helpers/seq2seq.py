@@ -66,7 +66,7 @@ def number_to_words(n: int) -> str:
 
 def make_number_task(n_train: int, n_val: int, n_test: int, max_digits: int = 12,
                      seed: int = 0) -> dict[str, list[tuple[str, str]]]:
-    """(words, digits) pairs of distinct numbers, split so that no validation or test number is seen in training.
+    """(words, digits) pairs of distinct numbers, split so no validation or test number is seen in training.
 
     The number of digits is drawn uniformly from 1 to max_digits, so with 12 digits inputs range from one word
     ('six') to twenty. The same seed always gives the same splits.
@@ -104,7 +104,7 @@ PAD_ID, BOS_ID, EOS_ID = 0, TARGET_VOCAB.stoi[BOS], TARGET_VOCAB.stoi[EOS]
 
 @dataclass
 class Batch:
-    """Padded source words and target digits: the decoder's input starts with <bos>, its output ends with <eos>."""
+    """Padded source words and target digits: the decoder's input starts with <bos>, its output with <eos>."""
 
     src: torch.Tensor  # (B, S) source ids, 0 after each sequence's end
     src_lengths: torch.Tensor  # (B,)
@@ -150,15 +150,16 @@ class Encoder(nn.Module):
         self.rnn = nn.GRU(embed_dim, hidden_dim, batch_first=True, bidirectional=True)
 
     def forward(self, src: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """Every position's state (B, S, 2H) and the summary (B, 2H): last forward and first backward state."""
-        packed = pack_padded_sequence(self.embedding(src), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        """Every position's state (B, S, 2H) and summary (B, 2H): last forward and first backward state."""
+        packed = pack_padded_sequence(self.embedding(src), lengths.cpu(), batch_first=True,
+                                      enforce_sorted=False)
         outputs, h_n = self.rnn(packed)
         outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src.size(1))
         return outputs, torch.cat([h_n[0], h_n[1]], dim=-1)
 
 
 class Decoder(nn.Module):
-    """A GRU cell that reads the previous token and a context vector; subclasses say where the context comes from.
+    """A GRU cell that reads the previous token and a context vector; subclasses say where context comes from.
 
     Every decoder has the same shapes: the cell reads [embedding; context], the output layer [state; context].
     Only the context differs, so the comparison is between attention and no attention, not between sizes.
@@ -197,7 +198,8 @@ class BahdanauDecoder(Decoder):
 
     def start(self, memory: Tensor, summary: Tensor, mask: Tensor) -> State:
         return {**super().start(memory, summary, mask), "memory": memory, "mask": mask,
-                "keys": self.attention.project_keys(memory), "weights": mask.float() / mask.sum(-1, keepdim=True)}
+                "keys": self.attention.project_keys(memory),
+                "weights": mask.float() / mask.sum(-1, keepdim=True)}
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         context, weights = self.attention(state["hidden"], state["keys"], state["memory"], state["mask"])
@@ -207,7 +209,7 @@ class BahdanauDecoder(Decoder):
 
 
 class LuongDecoder(BahdanauDecoder):
-    """Multiplicative attention, queried with the new state; the cell reads the previous context (input feeding)."""
+    """Multiplicative attention queried by the new state; the cell reads the prior context (input feeding)."""
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, memory_dim: int):
         Decoder.__init__(self, vocab_size, embed_dim, hidden_dim, memory_dim)
@@ -240,7 +242,8 @@ class Seq2Seq(nn.Module):
         """Logits (B, V) for the next token after `tokens` (B,), and the new state."""
         return self.decoder.step(tokens, state)
 
-    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, teacher_forcing: float = 1.0) -> Tensor:
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor,
+                teacher_forcing: float = 1.0) -> Tensor:
         """Logits (B, T, V) for every target position.
 
         With teacher_forcing = 1 the decoder reads the true previous token at every step; below 1, each
@@ -260,7 +263,7 @@ class Seq2Seq(nn.Module):
 
 
 def make_model(kind: str, embed_dim: int, hidden_dim: int) -> Seq2Seq:
-    """A bidirectional GRU encoder and a decoder of the given kind: 'gru' (no attention), 'bahdanau' or 'luong'."""
+    """A bidirectional GRU encoder and a `kind` decoder: 'gru' (no attention), 'bahdanau' or 'luong'."""
     if kind not in DECODERS:
         raise ValueError(f"Unknown decoder {kind!r}: choose one of {', '.join(DECODERS)}.")
     encoder = Encoder(len(SOURCE_VOCAB), embed_dim, hidden_dim)
@@ -293,23 +296,24 @@ def predict(model: nn.Module, sources: list[str], batch_size: int = 256) -> list
     device = next(model.parameters()).device
     outputs = []
     for batch in batches([(s, "") for s in sources], batch_size):
-        ids = greedy_decode(model, batch.src.to(device), batch.src_lengths.to(device), BOS_ID, EOS_ID, MAX_OUTPUT)
+        ids = greedy_decode(model, batch.src.to(device), batch.src_lengths.to(device),
+                            BOS_ID, EOS_ID, MAX_OUTPUT)
         outputs += [decode_digits(row) for row in ids]
     return outputs
 
 
 def exact_match(model: nn.Module, pairs: list[tuple[str, str]]) -> float:
-    """Share of pairs whose greedy output is exactly the target: one wrong digit and the whole number is wrong."""
+    """Share of pairs whose greedy output is exactly the target: one wrong digit and the number is wrong."""
     predictions = predict(model, [s for s, _ in pairs])
     return sum(p == t for p, (_, t) in zip(predictions, pairs)) / len(pairs)
 
 
 @torch.no_grad()
 def attention_map(model: Seq2Seq, words: str) -> tuple[str, Tensor]:
-    """The greedy output for one source, and the attention weights (T, S) behind each output token, <eos> included."""
+    """The greedy output for one source and the attention weights (T, S) behind each token, <eos> included."""
     if not isinstance(model.decoder, BahdanauDecoder):
-        raise ValueError(f"A {type(model.decoder).__name__} has no attention weights to show: use a model made "
-                         "with make_model('bahdanau') or make_model('luong').")
+        raise ValueError(f"A {type(model.decoder).__name__} has no attention weights to show: use a model "
+                         "made with make_model('bahdanau') or make_model('luong').")
     model.eval()
     device = next(model.parameters()).device
     batch = make_batch([(words, "")]).to(device)
@@ -347,7 +351,8 @@ def after_a_mistake(model: nn.Module, pairs: list[tuple[str, str]], position: in
     wrong_prefix = torch.cat([true_prefix[:, :position], wrong[:, None]], dim=1)
     rates = {}
     for name, prefix in (("after the true digit", true_prefix), ("after a wrong digit", wrong_prefix)):
-        outputs = greedy_decode(model, batch.src, batch.src_lengths, BOS_ID, EOS_ID, MAX_OUTPUT, prefix=prefix)
+        outputs = greedy_decode(model, batch.src, batch.src_lengths, BOS_ID, EOS_ID, MAX_OUTPUT,
+                                prefix=prefix)
         rates[name] = sum(decode_digits(o)[position + 1:] == t[position + 1:]
                           for o, (_, t) in zip(outputs, pairs)) / len(pairs)
     return rates
@@ -418,7 +423,8 @@ def _updater(model: nn.Module, lr: float, schedule: Callable[[int], float], clip
 
 
 def loss_curve(model: nn.Module, pairs: list[tuple[str, str]], steps: int, lr: float, warmup_steps: int = 0,
-               batch_size: int = 64, seed: int = 0, desc: str | None = None, progress: bool = True) -> list[float]:
+               batch_size: int = 64, seed: int = 0, desc: str | None = None,
+               progress: bool = True) -> list[float]:
     """The training loss at every one of `steps` updates (warmup, then a constant learning rate): how a run
     starts, which is where unstable set-ups fail."""
     model.to(get_device())
@@ -435,7 +441,7 @@ def loss_curve(model: nn.Module, pairs: list[tuple[str, str]], steps: int, lr: f
 
 
 def score(model: nn.Module, pairs: list[tuple[str, str]]) -> list[dict]:
-    """One row per pair: source, target, greedy prediction, source length in words, and whether it is exact."""
+    """One row per pair: source, target, greedy prediction, source length in words, whether it is exact."""
     predictions = predict(model, [s for s, _ in pairs])
     return [{"source": s, "target": t, "prediction": p, "words": len(source_tokens(s)), "correct": p == t}
             for (s, t), p in zip(pairs, predictions)]
@@ -460,7 +466,8 @@ def build(kind: str, profile: Profile) -> nn.Module:
     if kind == "transformer":
         return Transformer(len(SOURCE_VOCAB), len(TARGET_VOCAB), d_model=profile.transformer_dim,
                            n_heads=profile.transformer_heads, n_layers=profile.transformer_layers,
-                           d_ff=4 * profile.transformer_dim, dropout=0.0, max_len=32)  # inputs: 20 words at most
+                           d_ff=4 * profile.transformer_dim, dropout=0.0,
+                           max_len=32)  # inputs: 20 words at most
     return make_model(kind, profile.seq2seq_hidden // 2, profile.seq2seq_hidden)
 
 

@@ -3,7 +3,7 @@
     python -m helpers.train_sentiment --profile cpu --out models/imdb
     torchrun --nproc_per_node=2 -m helpers.train_sentiment --profile smoke --out models/imdb
 
-It uses the Hugging Face `Trainer`, which wraps the model in DistributedDataParallel when `torchrun` starts it:
+It uses Hugging Face's `Trainer`, which wraps the model in DistributedDataParallel when `torchrun` starts it:
 each process trains on its share of every batch (gloo on CPU, nccl on GPU) and the gradients are averaged.
 `--batch-size` is per process, so N processes take N times larger steps; the summary line says so.
 The model is chapter 06's `finetune.SentimentClassifier`, tokenized and truncated exactly as `finetune` does;
@@ -38,13 +38,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="folder to save the predictor to: new, empty, or a "
                         "predictor the course saved (replaced atomically; any other folder is refused)")
-    parser.add_argument("--profile", choices=list(config.PROFILES), help="course profile (default $COURSE_PROFILE)")
+    parser.add_argument("--profile", choices=list(config.PROFILES),
+                        help="course profile (default $COURSE_PROFILE)")
     parser.add_argument("--model", help="checkpoint name or folder (default: the profile's model_name)")
     parser.add_argument("--imdb", help="IMDB folder (default $IMDB_DIR, the Hub, or the bundled sample)")
-    parser.add_argument("--n-train", type=int, help="training reviews (default: the profile's pipeline_n_train)")
+    parser.add_argument("--n-train", type=int,
+                        help="training reviews (default: the profile's pipeline_n_train)")
     parser.add_argument("--n-val", type=int, help="validation reviews scored at the end (default: all)")
-    parser.add_argument("--max-len", type=int, help="tokens per review, head+tail (default: pipeline_max_len)")
-    parser.add_argument("--epochs", type=float, help="passes over the training reviews (default: finetune_epochs)")
+    parser.add_argument("--max-len", type=int,
+                        help="tokens per review, head+tail (default: pipeline_max_len)")
+    parser.add_argument("--epochs", type=float,
+                        help="passes over the training reviews (default: finetune_epochs)")
     parser.add_argument("--batch-size", type=int, help="reviews per step on each process (default: 08's, 16)")
     parser.add_argument("--lr", type=float, help="peak learning rate (default: the profile's finetune_lr)")
     parser.add_argument("--warmup", type=float, default=0.1, help="share of the steps spent warming up")
@@ -75,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 class WithLoss(nn.Module):
-    """The classifier as the Trainer wants it: labels in, {"loss", "logits"} out (a plain mean cross-entropy)."""
+    """The classifier as the Trainer wants: labels in, {"loss", "logits"} out (a plain mean cross-entropy)."""
 
     def __init__(self, classifier: finetune.SentimentClassifier):
         super().__init__()
@@ -104,10 +108,11 @@ def training_arguments(args: argparse.Namespace, epochs: float, output_dir: str)
         use_cpu=not cuda,
         ddp_backend=("nccl" if cuda else "gloo") if distributed else None, ddp_find_unused_parameters=False,
         bf16=precision == "bf16", fp16=precision == "fp16",  # a T4 reports bf16 "supported" but emulates it
-        # The Trainer's default (True) multiplies the loss by the number of processes, to undo a division by the
-        # tokens of all processes that token-level losses make. A classifier's loss is a plain mean per process:
-        # with a model whose forward takes **kwargs (BertForSequenceClassification) the default doubled the loss
-        # and gradients on 2 processes (1.386 instead of 0.693). False matches one process whatever the model.
+        # The Trainer's default (True) multiplies the loss by the number of processes, to undo a division by
+        # the tokens of all processes that token-level losses make. A classifier's loss is a plain mean per
+        # process: with a model whose forward takes **kwargs (BertForSequenceClassification) the default
+        # doubled the loss and gradients on 2 processes (1.386 instead of 0.693). False matches one process
+        # whatever the model.
         average_tokens_across_devices=False,
     )
 
@@ -155,12 +160,14 @@ def main(argv: list[str] | None = None) -> dict:
         seconds = time.perf_counter() - start
         scores = trainer.evaluate()
     losses = [row for row in trainer.state.log_history if "loss" in row]
-    summary = {"out": str(args.out), "processes": world, "backend": trainer.args.ddp_backend if world > 1 else None,
+    summary = {"out": str(args.out), "processes": world,
+               "backend": trainer.args.ddp_backend if world > 1 else None,
                "n_train": len(train), "n_val": len(val), "max_len": max_len, "epochs": epochs,
                "global_batch": args.batch_size * world, "steps": trainer.state.global_step,
                "train_seconds": round(seconds, 1), "val_accuracy": scores["eval_accuracy"],
                "val_loss": scores["eval_loss"],
-               "losses": [{"step": r["step"], "loss": r["loss"], "grad_norm": r.get("grad_norm")} for r in losses]}
+               "losses": [{"step": r["step"], "loss": r["loss"], "grad_norm": r.get("grad_norm")}
+                          for r in losses]}
     if rank == 0:
         classifier.model = trainer.accelerator.unwrap_model(trainer.model).classifier.eval()
         classifier.train_seconds = seconds

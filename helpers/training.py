@@ -289,8 +289,8 @@ def fit(
     schedules = []
     if warmup is not None:
         if not 0 <= warmup < 1 or per_epoch is None:
-            raise ValueError(f"warmup is a fraction of the steps, 0 <= warmup < 1, and needs training batches "
-                             f"with a length (a DataLoader); got warmup={warmup!r}.")
+            raise ValueError(f"warmup is a fraction of the steps, 0 <= warmup < 1, and needs training "
+                             f"batches with a length (a DataLoader); got warmup={warmup!r}.")
         total = epochs * per_epoch
         factor = warmup_then_decay(max(1, int(warmup * total)), total)
         schedules = [torch.optim.lr_scheduler.LambdaLR(optimizer, factor) for optimizer in optimizers]

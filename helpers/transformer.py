@@ -48,11 +48,13 @@ class EncoderLayer(nn.Module):
                  attention_dropout: float | None = None):
         super().__init__()
         self.norm_first = norm_first
-        attention_dropout = dropout if attention_dropout is None else attention_dropout  # PyTorch uses one rate
+        # PyTorch uses one rate for both
+        attention_dropout = dropout if attention_dropout is None else attention_dropout
         self.self_attn = MultiHeadAttention(d_model, n_heads, attention_dropout)
         self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.dropout, self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout), nn.Dropout(dropout)
+        self.dropout, self.dropout1, self.dropout2 = (nn.Dropout(dropout), nn.Dropout(dropout),
+                                                      nn.Dropout(dropout))
 
     def attend(self, x: Tensor, mask: Tensor | None) -> Tensor:
         return self.dropout1(self.self_attn(x, x, x, mask, need_weights=False)[0])
@@ -82,9 +84,11 @@ class DecoderLayer(nn.Module):
         self.self_attn = MultiHeadAttention(d_model, n_heads, attention_dropout)
         self.multihead_attn = MultiHeadAttention(d_model, n_heads, attention_dropout)
         self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
-        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model), nn.LayerNorm(d_model),
+                                              nn.LayerNorm(d_model))
         self.dropout = nn.Dropout(dropout)
-        self.dropout1, self.dropout2, self.dropout3 = nn.Dropout(dropout), nn.Dropout(dropout), nn.Dropout(dropout)
+        self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout), nn.Dropout(dropout),
+                                                       nn.Dropout(dropout))
 
     def attend(self, x: Tensor, mask: Tensor) -> Tensor:
         return self.dropout1(self.self_attn(x, x, x, mask, need_weights=False)[0])
@@ -118,8 +122,8 @@ class Transformer(nn.Module):
         self.src_embed, self.tgt_embed = embedding(src_vocab, d_model), embedding(tgt_vocab, d_model)
         self.positions = PositionalEncoding(positions, max_len, d_model)
         self.dropout = nn.Dropout(dropout)
-        # No dropout on attention weights: PyTorch's fused CPU attention kernel has none, and asking for it falls
-        # back to a kernel that stores every n x n weight (2.7x slower per IMDB training step, measured).
+        # No dropout on attention weights: PyTorch's fused CPU attention kernel has none, and asking for it
+        # falls back to a kernel that stores all n x n weights (2.7x slower per IMDB training step, measured).
         self.encoder_layers = nn.ModuleList(EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, 0.0)
                                             for _ in range(n_layers))
         self.decoder_layers = nn.ModuleList(DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, 0.0)
@@ -130,7 +134,7 @@ class Transformer(nn.Module):
         self.out = nn.Linear(d_model, tgt_vocab)
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """The encoder's output (B, S, d_model) and the padding mask (B, 1, 1, S) every decoder layer reuses."""
+        """The encoder's output (B, S, d_model) and padding mask (B, 1, 1, S) every decoder layer reuses."""
         mask = padding_mask(src_lengths.to(src.device), src.size(1))[:, None, None]  # (B, 1, 1, S)
         x = self.dropout(self.positions(self.src_embed(src) * self.scale))
         for layer in self.encoder_layers:
@@ -145,7 +149,8 @@ class Transformer(nn.Module):
             x = layer(x, memory, mask, memory_mask)
         return self.out(self.decoder_norm(x))
 
-    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, teacher_forcing: float = 1.0) -> Tensor:
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor,
+                teacher_forcing: float = 1.0) -> Tensor:
         """Logits (B, T, V), every position in parallel: the decoder always reads the true previous tokens."""
         if teacher_forcing != 1.0:
             raise ValueError("The Transformer trains all positions in one pass on the true previous tokens: "
@@ -157,7 +162,7 @@ class Transformer(nn.Module):
         return {"memory": memory, "mask": mask, "prefix": src.new_zeros(src.size(0), 0)}
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
-        """Logits for the token after `tokens`; the whole prefix is decoded again (no cache: outputs are short)."""
+        """Logits for the token after `tokens`; the prefix is decoded again (no cache: outputs are short)."""
         prefix = torch.cat([state["prefix"], tokens[:, None]], dim=1)  # (B, t)
         return self.decode(prefix, state["memory"], state["mask"])[:, -1], {**state, "prefix": prefix}
 
