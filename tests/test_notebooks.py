@@ -44,7 +44,8 @@ def test_notebook_spine(path):
     markdown = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
     number = path.name[:2]
     assert re.search(rf"^# {number} · ", markdown, re.M), "title '# NN · ...' first"
-    for heading in ("What you will learn", "## 1. ", "## Exercises", "## Quiz", "## Summary", "What comes next"):
+    for heading in ("What you will learn", "## 1. ", "## Exercises", "## Quiz", "## Summary",
+                    "What comes next"):
         assert heading in markdown, heading
 
 
@@ -52,7 +53,8 @@ def test_notebook_spine(path):
 def test_notebook_shows_its_quiz_questions(path):
     code = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "code")
     for number in quiz.for_chapter(path.stem):
-        assert f"quiz.show({json.dumps(number)})" in code, f"question {number} belongs to {path.stem}"  # "08.1" quoted
+        # quoted: quiz.show("08.1")
+        assert f"quiz.show({json.dumps(number)})" in code, f"question {number} belongs to {path.stem}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -78,7 +80,7 @@ def test_committed_outputs_are_clean(path):
 
 
 def stream_problems(cell: dict) -> list[str]:
-    """What a learner would trip on in a cell's saved streams: walls of stderr, empty boxes, library warnings."""
+    """What a learner trips on in a cell's saved streams: walls of stderr, empty boxes, library warnings."""
     streams = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
     stderr = [o for o in streams if o["name"] == "stderr"]
     problems = []
@@ -120,13 +122,16 @@ def test_no_colour_only_tables(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_solutions_are_opened_on_purpose(path):
     cells = _cells(path)
-    start = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "## Exercises" in _source(c))
+    start = next(i for i, c in enumerate(cells)
+                 if c["cell_type"] == "markdown" and "## Exercises" in _source(c))
     end = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "## Quiz" in _source(c))
     exercises = cells[start:end]
     for cell in exercises:
         if cell["cell_type"] == "code":
-            assert not re.match(r"\s*#\s*solution", _source(cell), re.I), "a solution in a code cell shows to all"
-            assert not cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"), "hidden code still shows"
+            assert not re.match(r"\s*#\s*solution", _source(cell), re.I), \
+                "a solution in a code cell shows to all"
+            assert not cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"), \
+                "hidden code still shows"
             assert not cell.get("outputs"), "an exercise cell's saved output gives its answer away"
     markdown = "\n".join(_source(c) for c in exercises if c["cell_type"] == "markdown")
     blocks = re.findall(r"<details>\s*<summary>(.*?)</summary>\s*\n\n(.*?)</details>", markdown, re.S)
