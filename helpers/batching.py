@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader, Sampler
 
 from helpers.checks import check_size, check_sizes
 
-Batch = tuple[dict[str, Tensor], Tensor]  # (model.forward's keyword inputs, labels (B,)): what a loader yields
+# What a loader yields: (model.forward's keyword inputs, labels (B,)).
+Batch = tuple[dict[str, Tensor], Tensor]
 
 T = TypeVar("T")
 Example = tuple[Tensor, int]  # one review's ids and its label

@@ -3,6 +3,7 @@ chapter 04's numbers task, and an encoder-only classifier for IMDB."""
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -231,5 +232,6 @@ def train_classifier(train: Dataset, val: Dataset, profile: Profile, progress: b
     history = training.fit(model, train_batches, val_batches, epochs=profile.transformer_epochs, lr=1e-3,
                            weight_decay=0.01, clip_norm=1.0, device=get_device(), progress=progress,
                            warmup=warmup)
-    return training.TrainedClassifier(model, lambda texts: encode_reviews(texts, vocab, profile.max_len), pad_collate,
-                             history, time.perf_counter() - start, vocab, batch_size=128)
+    encode = functools.partial(encode_reviews, vocab=vocab, max_len=profile.max_len)
+    return training.TrainedClassifier(model, encode, pad_collate, history, time.perf_counter() - start, vocab,
+                                      batch_size=128)

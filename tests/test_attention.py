@@ -129,7 +129,8 @@ def test_peak_bytes_counts_what_is_alive_at_once_not_the_total():
 def test_attention_cost_needs_no_linux_proc(monkeypatch):
     # macOS and Windows have no /proc: the measurement must not depend on it.
     exists = pathlib.Path.exists
-    monkeypatch.setattr(pathlib.Path, "exists", lambda path, *args, **kwargs: not str(path).startswith("/proc")
+    monkeypatch.setattr(pathlib.Path, "exists",
+                        lambda path, *args, **kwargs: not str(path).startswith("/proc")
                         and exists(path, *args, **kwargs))
     cost = attention.attention_cost(64, "from scratch", repeats=1)
     assert cost["peak_bytes"] >= 4 * 64 * 64 * 4 and cost["seconds"] > 0  # the (4, 64, 64) float32 scores

@@ -103,7 +103,8 @@ def test_pad_batch_pads_with_the_tokenizer_s_pad_id():
     with pytest.raises(ValueError, match="at least one sequence"):
         batching.pad_batch([], [])
     collate = batching.collate_padded(3)
-    assert torch.equal(collate([(torch.tensor([101, 7, 102]), 1), (torch.tensor([101, 102]), 0)])[0]["input_ids"],
+    assert torch.equal(collate([(torch.tensor([101, 7, 102]), 1),
+                                (torch.tensor([101, 102]), 0)])[0]["input_ids"],
                        inputs["input_ids"])
 
 
@@ -137,8 +138,9 @@ def test_length_bucketing_wastes_less_padding_than_plain_shuffling():
 
 
 # Recorded from the two samplers this one replaced, over two epochs each: classifiers.LengthBucketSampler(
-# LENGTHS, batch_size=4, bucket=3, seed=1) (chapter 03) and transformer.LengthBuckets(LENGTHS, 2, shuffle=True,
-# seed=3) (chapter 05). The batches, flattened; every batch is full but one, at the index given.
+# LENGTHS, batch_size=4, bucket=3, seed=1) (chapter 03) and transformer.LengthBuckets(LENGTHS, 2,
+# shuffle=True, seed=3) (chapter 05). The batches, flattened; every batch is full but one, at the
+# index given.
 TORCH_EPOCHS = [
     73, 21, 93, 74, 9, 76, 35, 71, 55, 47, 50, 23, 46, 60, 8, 96, 66, 77, 39, 83, 56, 10, 57, 85,
     100, 92, 7, 79, 81, 37, 38, 5, 13, 27, 16, 52, 68, 49, 41, 19, 30, 22, 34, 4, 87, 94, 15, 18,

@@ -20,7 +20,8 @@ def spy_benchmark():
     seen = {}
 
     def fake(train, val, test, profile):
-        seen.update(train=set(train["text"]), val=set(val["text"]), test=set(test["text"]), profile=profile.name)
+        seen.update(train=set(train["text"]), val=set(val["text"]), test=set(test["text"]),
+                    profile=profile.name)
         return {"test_accuracy": 0.5, "val_accuracy": 0.75, "train_seconds": 1.0}
 
     bench.register("spy", "records what it is given")(fake)
@@ -31,7 +32,8 @@ def spy_benchmark():
 @pytest.fixture
 def own_data_benchmark():
     def sweep(profile, seed):
-        return [{"variant": v, "seconds": 0.5 * (i + 1), "peak_bytes": 2**20 * (i + 1)} for i, v in enumerate("ab")]
+        return [{"variant": v, "seconds": 0.5 * (i + 1), "peak_bytes": 2**20 * (i + 1)}
+                for i, v in enumerate("ab")]
 
     bench.register("sweep", "a benchmark with its own data", imdb=False, key=("variant",),
                    columns=("variant", "seconds", "peak_bytes"))(sweep)
@@ -54,7 +56,8 @@ def test_selection_data_never_includes_test(spy_benchmark):
 
 def test_rows_carry_what_reproduces_them(spy_benchmark):
     [row] = bench.run("spy", profile_name="smoke", seed=7)
-    assert row["seed"] == 7 and row["profile"] == "smoke" and re.fullmatch(r"[0-9a-f]{12}", row["data_fingerprint"])
+    assert (row["seed"] == 7 and row["profile"] == "smoke"
+            and re.fullmatch(r"[0-9a-f]{12}", row["data_fingerprint"]))
     assert row["versions"]["torch"].startswith("2.") and row["commit"] and row["machine"] and row["date"]
     [again] = bench.run("spy", profile_name="smoke", seed=7)
     assert again["data_fingerprint"] == row["data_fingerprint"]
@@ -75,7 +78,8 @@ def imdb_folder(tmp_path):
     """A parquet IMDB folder of reviews found nowhere else."""
     for split, n in (("train", 40), ("test", 10)):
         texts = [f"{split} review {i}: {'a delight' if i % 2 else 'a chore'}" for i in range(n)]
-        pq.write_table(pa.table({"text": texts, "label": [i % 2 for i in range(n)]}), tmp_path / f"{split}.parquet")
+        pq.write_table(pa.table({"text": texts, "label": [i % 2 for i in range(n)]}),
+                       tmp_path / f"{split}.parquet")
     return tmp_path
 
 
@@ -97,7 +101,8 @@ def test_own_data_benchmarks_refuse_an_imdb_folder_rather_than_ignore_it(own_dat
                                                                            capsys):
     with pytest.raises(ValueError, match="own data"):
         bench.run("sweep", imdb=str(imdb_folder), profile_name="smoke")
-    bench.main(["sweep", "--profile", "smoke", "--imdb", str(imdb_folder)])  # --all passes it to every benchmark
+    # --all passes it to every benchmark
+    bench.main(["sweep", "--profile", "smoke", "--imdb", str(imdb_folder)])
     assert "sweep brings its own data: it does not read --imdb" in capsys.readouterr().err
 
 
@@ -111,7 +116,8 @@ def test_rows_carry_what_their_table_needs(own_data_benchmark, spy_benchmark):
 
 def test_rows_without_their_table_stamps_are_refused(tmp_path):
     with pytest.raises(ValueError, match="lacks table, description, key"):
-        results.record([{"benchmark": "hand-made", "profile": "cpu", "test_accuracy": 0.9}], tmp_path / "r.json")
+        results.record([{"benchmark": "hand-made", "profile": "cpu", "test_accuracy": 0.9}],
+                       tmp_path / "r.json")
     assert not (tmp_path / "r.json").exists()
 
 
@@ -149,7 +155,8 @@ def test_results_examples():
 
 
 def test_table_cells_read_like_the_prose():
-    assert [results.cell("train_seconds", s) for s in (1729.78, 793.3, 2.345)] == ["1,730 s", "793 s", "2.35 s"]
+    assert ([results.cell("train_seconds", s) for s in (1729.78, 793.3, 2.345)]
+            == ["1,730 s", "793 s", "2.35 s"])
     assert results.cell("test_accuracy", 0.9006) == "90.1%" and results.cell("n_train", 22500) == "22,500"
 
 
@@ -161,14 +168,17 @@ def test_own_data_benchmarks_must_name_their_columns():
 def test_readme_without_markers_is_refused_before_anything_runs(tmp_path, spy_benchmark, monkeypatch):
     readme = tmp_path / "README.md"
     readme.write_text("no table here\n")
-    monkeypatch.setattr(bench, "run", lambda *a, **k: pytest.fail("ran a benchmark for a README it cannot update"))
+    monkeypatch.setattr(bench, "run",
+                        lambda *a, **k: pytest.fail("ran a benchmark for a README it cannot update"))
     with pytest.raises(SystemExit, match="markers"):
-        bench.main(["spy", "--profile", "smoke", "--record", str(tmp_path / "r.json"), "--readme", str(readme)])
+        bench.main(["spy", "--profile", "smoke", "--record", str(tmp_path / "r.json"),
+                    "--readme", str(readme)])
     assert readme.read_text() == "no table here\n" and not (tmp_path / "r.json").exists()
 
 
 def test_unknown_benchmarks_are_rejected_before_anything_runs(monkeypatch, spy_benchmark):
-    monkeypatch.setattr(bench, "run", lambda *a, **k: pytest.fail("ran a benchmark before checking the names"))
+    monkeypatch.setattr(bench, "run",
+                        lambda *a, **k: pytest.fail("ran a benchmark before checking the names"))
     with pytest.raises(SystemExit, match="'gpt5'.*tfidf_logreg"):
         bench.main(["spy", "gpt5", "--profile", "smoke"])
 
@@ -182,8 +192,8 @@ def test_the_command_line_sees_the_chapters_benchmarks():
 
 def _record_many(path: str, worker: int) -> None:
     for i in range(20):
-        row = {"benchmark": f"w{worker}", "model": f"w{worker}", "profile": "smoke", "n": i, "table": f"w{worker}",
-               "description": "a worker", "key": [], "columns": ["n"]}
+        row = {"benchmark": f"w{worker}", "model": f"w{worker}", "profile": "smoke", "n": i,
+               "table": f"w{worker}", "description": "a worker", "key": [], "columns": ["n"]}
         results.record([row], Path(path))
 
 

@@ -16,7 +16,8 @@ def test_block_sparse_attention_equals_transformers_bigbird(monkeypatch, n_block
     theirs = BigBirdBlockSparseAttention(config, seed=0).train()  # in eval mode it draws no random blocks
     drawn, gather = [], BigBirdBlockSparseAttention.torch_gather_b2  # it gathers keys by the random blocks
     monkeypatch.setattr(BigBirdBlockSparseAttention, "torch_gather_b2",
-                        staticmethod(lambda params, indices: drawn.append(indices) or gather(params, indices)))
+                        staticmethod(lambda params, indices:
+                                     drawn.append(indices) or gather(params, indices)))
     torch.manual_seed(n_blocks + n_random)
     q, k, v = torch.randn(3, batch, n_heads, seq_len, head_dim).unbind(0)
     blocked, band, from_mask, to_mask = BigBirdModel.create_masks_for_block_sparse_attn(

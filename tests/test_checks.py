@@ -33,8 +33,8 @@ def test_blank_texts_are_refused_only_when_asked():
         check_texts(["fine", "  \n"], allow_blank=False)
 
 
-@pytest.mark.parametrize("size, error", [(0, ValueError), (-1, ValueError), (2.5, TypeError), ("10", TypeError),
-                                         (True, TypeError), (None, TypeError)])
+@pytest.mark.parametrize("size, error", [(0, ValueError), (-1, ValueError), (2.5, TypeError),
+                                         ("10", TypeError), (True, TypeError), (None, TypeError)])
 def test_sizes_must_be_positive_ints(size, error):
     with pytest.raises(error, match="max_size must be a positive int, got"):
         check_size(size, "max_size")
@@ -45,7 +45,8 @@ def test_sizes_must_be_positive_ints(size, error):
 def test_none_is_a_size_only_where_it_means_something():
     assert check_size(None, "n_train", none_means="the whole split") is None
     assert check_size(7, "n_train", none_means="the whole split") == 7
-    with pytest.raises(ValueError, match="n_train must be a positive int, or None for the whole split; got -1"):
+    with pytest.raises(ValueError,
+                       match="n_train must be a positive int, or None for the whole split; got -1"):
         check_size(-1, "n_train", none_means="the whole split")
     with pytest.raises(TypeError, match="or None for the whole split; got 2.5"):
         check_size(2.5, "n_train", none_means="the whole split")

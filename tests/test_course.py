@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_chapters_build_only_on_earlier_chapters():
     names = list(course.CHAPTERS)
-    assert names == sorted(names) and [course.Chapter.number(n) for n in names] == [f"{i:02d}" for i in range(11)]
+    assert (names == sorted(names)
+            and [course.Chapter.number(n) for n in names] == [f"{i:02d}" for i in range(11)])
     for name, chapter in course.CHAPTERS.items():
         assert chapter.builds_on or name == names[0], f"{name} builds on nothing"
         assert all(names.index(source) < names.index(name) for source in chapter.builds_on), name

@@ -197,7 +197,8 @@ def _parquet(folder, train: dict, test: dict | None = None):
 
 @pytest.mark.parametrize("labels, shown", [
     ([0, 1, 0.7, 1], "0.7"), ([0, 1, -1, 1], "-1"), ([1, 2, 1, 2], "2"),
-    (["neg", "pos", "neg", "pos"], "'neg'"), ([0, 1, None, 0], "None"), ([0.0, 1.0, 1.0, 0.0], "0.0"), ([True, False, True, False], "True"),
+    (["neg", "pos", "neg", "pos"], "'neg'"), ([0, 1, None, 0], "None"), ([0.0, 1.0, 1.0, 0.0], "0.0"),
+    ([True, False, True, False], "True"),
 ])
 def test_labels_other_than_0_and_1_are_an_error_naming_the_file(tmp_path, labels, shown):
     _parquet(tmp_path, {"text": ["a", "b", "c", "d"], "label": labels})
@@ -262,11 +263,13 @@ def test_a_file_given_as_the_folder_says_so(parquet_dir, monkeypatch):
 
 @pytest.mark.parametrize("sizes", [{"n_train": -1}, {"n_train": 0}, {"n_test": -5}])
 def test_sizes_must_be_positive(parquet_dir, sizes):
-    with pytest.raises(ValueError, match=f"{next(iter(sizes))} must be a positive int, or None for the whole split"):
+    with pytest.raises(ValueError,
+                       match=f"{next(iter(sizes))} must be a positive int, or None for the whole split"):
         data.load_imdb(parquet_dir, **sizes)
 
 
 @pytest.mark.parametrize("sizes", [{"n_train": 2.5}, {"n_train": "100"}, {"n_test": True}])
 def test_sizes_must_be_whole_numbers(parquet_dir, sizes):
-    with pytest.raises(TypeError, match=f"{next(iter(sizes))} must be a positive int, or None for the whole split"):
+    with pytest.raises(TypeError,
+                       match=f"{next(iter(sizes))} must be a positive int, or None for the whole split"):
         data.load_imdb(parquet_dir, **sizes)

@@ -7,7 +7,7 @@ from helpers import decoding, seq2seq
 
 
 def _trap_table() -> torch.Tensor:
-    """Tokens 0 <bos>, 1 <eos>, 2 'a', 3 'b': greedy takes 'a' (0.6) but 'b' <eos> (0.4 * 0.9) is more probable."""
+    """Tokens 0 <bos>, 1 <eos>, 2 'a', 3 'b': greedy takes 'a' (0.6) but 'b' <eos> (0.4 * 0.9) is likelier."""
     p = torch.full((4, 4), 1e-3)
     p[0, 2], p[0, 3] = 0.6, 0.4 - 2e-3
     p[2, 1], p[2, 2], p[2, 3] = 0.34, 0.33, 0.33 - 3e-3
@@ -30,7 +30,8 @@ def test_greedy_misses_the_most_probable_output_and_beam_search_finds_it():
     greedy = decoding.greedy_decode(model, src[None], length[None], bos=0, eos=1, max_len=4)
     assert greedy == [[2]]  # 'a' then <eos>: 0.6 * 0.34 = 0.20
     best = decoding.beam_search(model, src, length, bos=0, eos=1, max_len=4, beam_size=2)[0]
-    assert best.tokens == [3] and best.log_prob == pytest.approx(torch.tensor(0.4 * 0.9).log().item(), abs=0.01)
+    assert (best.tokens == [3]
+            and best.log_prob == pytest.approx(torch.tensor(0.4 * 0.9).log().item(), abs=0.01))
 
 
 def test_beam_of_one_is_greedy_search():
@@ -40,7 +41,8 @@ def test_beam_of_one_is_greedy_search():
     greedy = decoding.greedy_decode(model, batch.src, batch.src_lengths, seq2seq.BOS_ID, seq2seq.EOS_ID, 6)
     for row in range(2):
         n = batch.src_lengths[row]
-        beam = decoding.beam_search(model, batch.src[row, :n], n, seq2seq.BOS_ID, seq2seq.EOS_ID, 6, beam_size=1)
+        beam = decoding.beam_search(model, batch.src[row, :n], n, seq2seq.BOS_ID, seq2seq.EOS_ID, 6,
+                                    beam_size=1)
         assert beam[0].tokens == greedy[row]
 
 
@@ -48,7 +50,8 @@ def test_beam_of_one_is_greedy_search():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_beam_as_wide_as_every_output_is_exhaustive_search(alpha, seed):
     g = torch.Generator().manual_seed(seed)
-    model = decoding.TableDecoder(torch.randn(3, 3, generator=g).mul(2).softmax(-1))  # tokens 0 <bos>, 1 <eos>, 2
+    # tokens 0 <bos>, 1 <eos>, 2
+    model = decoding.TableDecoder(torch.randn(3, 3, generator=g).mul(2).softmax(-1))
     src, length = _src()
     best = decoding.exhaustive_search(model, src, length, bos=0, eos=1, max_len=5, alpha=alpha)
     beam = decoding.beam_search(model, src, length, bos=0, eos=1, max_len=5, beam_size=3**5, alpha=alpha)[0]
@@ -72,7 +75,8 @@ def test_length_normalization_lets_longer_outputs_win():
     p[2, 2], p[2, 1] = 0.02, 0.95
     table = p / p.sum(1, keepdim=True)
     src, length = _src()
-    raw = decoding.beam_search(decoding.TableDecoder(table), src, length, 0, 1, max_len=4, beam_size=3, alpha=0.0)
+    raw = decoding.beam_search(decoding.TableDecoder(table), src, length, 0, 1, max_len=4, beam_size=3,
+                               alpha=0.0)
     normalized = decoding.beam_search(decoding.TableDecoder(table), src, length, 0, 1, max_len=4, beam_size=3,
                                       alpha=1.0)
     assert raw[0].tokens == [] and normalized[0].tokens == [2]

@@ -16,7 +16,7 @@ REVIEWS = ["A joy from start to finish.", "Two hours I will never get back, and 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A tiny classifier, its ONNX export and the export's int8 quantization (exported once: it takes seconds)."""
+    """A tiny classifier, its ONNX export and the export's int8 quantization (made once: takes seconds)."""
     classifier = tiny_finetuned(max_len=32)
     folder = tmp_path_factory.mktemp("onnx")
     fp32 = deploy.export_onnx(classifier.model, folder / "model.onnx", max_tokens=32)
@@ -25,7 +25,8 @@ def exported(tmp_path_factory):
 
 
 def _batch(classifier, texts):
-    inputs, _ = batching.pad_batch(classifier.inputs(texts), [0] * len(texts), classifier.tokenizer.pad_token_id)
+    inputs, _ = batching.pad_batch(classifier.inputs(texts), [0] * len(texts),
+                                   classifier.tokenizer.pad_token_id)
     return inputs
 
 
@@ -44,7 +45,8 @@ def test_onnxruntime_gives_pytorchs_logits_for_any_batch_and_length(exported):
 @pytest.mark.slow
 def test_the_export_is_a_graph_and_its_weights_and_needs_both(exported, tmp_path):
     _, fp32, _ = exported
-    assert sorted(p.name for p in fp32.parent.iterdir()) == ["model-int8.onnx", "model.onnx", "model.onnx.data"]
+    assert (sorted(p.name for p in fp32.parent.iterdir())
+            == ["model-int8.onnx", "model.onnx", "model.onnx.data"])
     assert deploy.size_on_disk(fp32) == sum(p.stat().st_size for p in deploy.onnx_files(fp32))
     shutil.copy(fp32, tmp_path / "model.onnx")  # the graph without its .data file
     with pytest.raises(Exception, match="model.onnx.data"):
@@ -135,12 +137,13 @@ def test_latencies_are_timed_for_every_model_on_every_input(exported):
 
 @pytest.fixture(scope="module")
 def fused(exported, tmp_path_factory):
-    """The tiny classifier's legacy export, fused by onnxruntime's transformer optimizer, and its int8 version."""
+    """The classifier's legacy export, fused by onnxruntime's transformer optimizer, and its int8 version."""
     classifier = exported[0]
     folder = tmp_path_factory.mktemp("fused")
     encoder = classifier.model.encoder.config
     legacy = deploy.export_onnx_legacy(classifier.model, folder / "legacy.onnx")
-    fp32 = deploy.fuse_attention(legacy, folder / "fused.onnx", encoder.num_attention_heads, encoder.hidden_size)
+    fp32 = deploy.fuse_attention(legacy, folder / "fused.onnx", encoder.num_attention_heads,
+                                 encoder.hidden_size)
     return legacy, fp32, deploy.quantize_onnx(fp32, folder / "fused-int8.onnx")
 
 
@@ -172,7 +175,8 @@ def test_the_fused_graphs_give_eagers_logits_for_any_batch_and_length(exported, 
         inputs = _batch(classifier, texts)
         with torch.no_grad():
             expected = classifier.model(**inputs)
-        torch.testing.assert_close(deploy.OnnxModel(fp32, threads=1)(**inputs), expected, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(deploy.OnnxModel(fp32, threads=1)(**inputs), expected,
+                                   atol=1e-4, rtol=1e-4)
         # int8 rounds every projection of this random 32-wide model; its logits stay near, not equal
         got = deploy.OnnxModel(int8, threads=1)(**inputs)
         assert (got - expected).abs().max() < 0.25 * expected.abs().max() + 0.5
@@ -224,7 +228,8 @@ def test_model_to_deploy_is_chapter_08s_model_and_its_test_reviews(monkeypatch):
                                   deploy_n_train=24, deploy_n_test=8)
     dsd = data.load_imdb(n_train=profile.n_train, n_test=profile.n_test)
     train, val = data.train_val_split(dsd["train"], 0.1, seed=0)
-    small_train, val_08, test_08 = ensemble.pipeline_splits(train, val, dsd["test"], profile)  # as chapter 08 does
+    # as chapter 08 does
+    small_train, val_08, test_08 = ensemble.pipeline_splits(train, val, dsd["test"], profile)
     ensemble.train_transformer(small_train, val_08, profile)
     classifier, test = deploy.model_to_deploy(train, val, dsd["test"], profile, progress=False)
     assert isinstance(classifier, finetune.FineTuned)

@@ -45,7 +45,8 @@ def test_the_check_catches_a_cpu_tensor_meeting_a_meta_one():
 def test_mask_tokens_draws_its_masks_for_the_device_of_the_ids():
     ids = torch.zeros(2, 6, dtype=torch.long, device=META)
     special = torch.zeros(2, 6, dtype=torch.bool, device=META)
-    inputs, labels = pretraining.mask_tokens(ids, special, 103, 30, generator=torch.Generator().manual_seed(0))
+    inputs, labels = pretraining.mask_tokens(ids, special, 103, 30,
+                                             generator=torch.Generator().manual_seed(0))
     assert inputs.device == labels.device == META
 
 

@@ -42,7 +42,8 @@ def test_pipeline_splits_are_cleaned_fixed_subsets():
     assert (len(train), len(val), len(test)) == (profile.pipeline_n_train, profile.pipeline_n_eval,
                                                  profile.pipeline_n_eval)
     assert not any("<br" in t for t in train["text"]) and "Review" in train["text"][0]
-    assert ensemble.pipeline_splits(ds, ds, ds, profile)[2]["text"] == test["text"], "the same reviews every time"
+    assert (ensemble.pipeline_splits(ds, ds, ds, profile)[2]["text"]
+            == test["text"]), "the same reviews every time"
 
 
 def test_the_pipeline_fine_tunes_at_the_profiles_rate_for_its_model():

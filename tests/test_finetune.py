@@ -57,7 +57,8 @@ def test_head_tail_and_head_plus_tail_keep_the_right_ids():
     assert finetune.truncate(ids, 10, "head+tail") == [0, 1, 2] + list(range(93, 100))
     assert finetune.truncate(ids, 510, "head+tail") == ids  # short reviews are untouched
     kept = finetune.truncate(list(range(1000)), 510, "head+tail")
-    assert kept[:128] == list(range(128)) and kept[128:] == list(range(1000 - 382, 1000))  # Sun et al.: 128 + 382
+    # Sun et al.: 128 + 382
+    assert kept[:128] == list(range(128)) and kept[128:] == list(range(1000 - 382, 1000))
     assert finetune.truncate(ids, 10, "head+tail", head=0) == finetune.truncate(ids, 10, "tail")
 
 
@@ -285,7 +286,8 @@ def test_from_scratch_has_the_same_shape_and_different_weights(checkpoint):
 @pytest.mark.slow
 def test_the_trainer_runs_the_same_schedule_and_learns_the_same_task(checkpoint, trained, capsys):
     tokenizer, model = finetune.build_classifier(checkpoint, TOY, verbose=False)
-    history = finetune.trainer_fit(model, tokenizer, toy_reviews(192, 0), toy_reviews(64, 1), TOY, logging_steps=1)
+    history = finetune.trainer_fit(model, tokenizer, toy_reviews(192, 0), toy_reviews(64, 1), TOY,
+                                   logging_steps=1)
     assert [row["lr"] for row in history.steps] == pytest.approx([row["lr"] for row in trained.history.steps])
     assert [row["epoch"] for row in history.epochs] == [1, 2, 3, 4]
     assert history.best["val_accuracy"] >= 0.9

@@ -20,7 +20,8 @@ def _run(config: finetune.FinetuneConfig, batch_size: int | None = None, seed: i
     classifier = tiny_finetuned(max_len=config.max_len, seed=seed)
     classifier.config = dataclasses.replace(config, eval_batch_size=batch_size or config.batch_size)
     batches = classifier.batches(TEXTS, LABELS)  # fixed order: runs differ only by their switches
-    history = finetune.fit(classifier.model, batches, batches, config, device=torch.device("cpu"), progress=False)
+    history = finetune.fit(classifier.model, batches, batches, config, device=torch.device("cpu"),
+                           progress=False)
     return classifier.model, history
 
 
@@ -76,7 +77,8 @@ def test_layer_wise_decay_gives_lower_layers_smaller_rates():
     assert rate[id(named["encoder.embeddings.word_embeddings.weight"])] == config.lr * 0.125
     assert len(rate) == sum(p.requires_grad for p in model.parameters()), "every parameter once"
     plain = finetune.parameter_groups(model, BASE)
-    assert {g["lr"] for g in plain} == {BASE.lr} and len(plain) == 2, "off by default: chapter 06's two groups"
+    assert ({g["lr"] for g in plain} == {BASE.lr}
+            and len(plain) == 2), "off by default: chapter 06's two groups"
 
 
 @pytest.mark.slow
@@ -90,7 +92,8 @@ def test_fgm_trains_on_a_perturbed_copy_and_puts_the_embeddings_back():
     batches = classifier.batches(TEXTS, LABELS)
     config = dataclasses.replace(BASE, lr=1e-12, adversarial=1.0, epochs=1)  # a huge push, a negligible step
     finetune.fit(model, batches, batches, config, device=torch.device("cpu"), progress=False)
-    assert len(calls) == 2 * len(batches) + len(batches), "clean and perturbed forward passes, then validation"
+    assert len(calls) == 2 * len(batches) + len(batches), ("clean and perturbed forward passes, "
+                                                           "then validation")
     torch.testing.assert_close(embeddings.detach(), before, atol=1e-6, rtol=0)
 
 
@@ -102,7 +105,8 @@ def test_fgm_moves_the_used_rows_by_epsilon():
     before = weight.detach().clone()
     with finetune.fgm_perturbation(model, 0.5):
         moved = (weight.detach() - before).norm(dim=-1)
-    assert moved[[5, 7]].pow(2).sum().sqrt().item() == pytest.approx(0.5) and moved.sum() == moved[[5, 7]].sum()
+    assert (moved[[5, 7]].pow(2).sum().sqrt().item() == pytest.approx(0.5)
+            and moved.sum() == moved[[5, 7]].sum())
     torch.testing.assert_close(weight.detach(), before)
 
 
@@ -121,7 +125,8 @@ def test_step_seconds_times_a_step_at_each_precision_and_leaves_the_model_as_it_
         return next(readings)
 
     monkeypatch.setattr(finetune, "time", types.SimpleNamespace(perf_counter=clock))
-    seconds = {p: finetune.step_seconds(model, inputs, labels, p, torch.device("cpu")) for p in ("fp32", "bf16")}
+    seconds = {p: finetune.step_seconds(model, inputs, labels, p, torch.device("cpu"))
+               for p in ("fp32", "bf16")}
     assert seconds == {"fp32": 3.0, "bf16": 3.0}, "the fastest repeat"
     spans = [((0, 0), (1, 1)), ((1, 1), (2, 2)), ((2, 2), (3, 3)), ((3, 3), (4, 4))]  # (forwards, backwards)
     assert passes_at_readings == [end for span in spans for end in span], "each span: one step, nothing else"
@@ -132,8 +137,9 @@ def test_step_seconds_times_a_step_at_each_precision_and_leaves_the_model_as_it_
 
 
 def test_fit_gives_the_numbers_it_gave_before_the_shared_training_core():
-    """Measured with the loop as it was before `training.optimizer_step`, `BestWeights` and `mixed_precision`."""
+    """Measured with the loop as before `training.optimizer_step`, `BestWeights` and `mixed_precision`."""
     model, history = _run(dataclasses.replace(BASE, epochs=2, batch_size=8, warmup=0.25, adversarial=0.5))
     torch.testing.assert_close([row["loss"] for row in history.steps],
-                               [0.7383807301521301, 0.7383807897567749, 0.695002019405365, 0.6941283941268921])
+                               [0.7383807301521301, 0.7383807897567749,
+                                0.695002019405365, 0.6941283941268921])
     torch.testing.assert_close(model.head.bias.tolist(), [0.0980454608798027, -0.023312289267778397])

@@ -36,7 +36,8 @@ def test_greedy_and_beam_search_equal_generate(model, prompt):
     assert torch.equal(generation.greedy(model, prompt, 12),
                        model.generate(prompt, do_sample=False, max_new_tokens=12, pad_token_id=0))
     best, score = generation.beam_search(model, prompt, 12, beams=4)
-    assert torch.equal(best, model.generate(prompt, do_sample=False, num_beams=4, max_new_tokens=12, pad_token_id=0))
+    assert torch.equal(best, model.generate(prompt, do_sample=False, num_beams=4, max_new_tokens=12,
+                                            pad_token_id=0))
     assert score == pytest.approx(generation.mean_log_prob(model, best, prompt.size(1)) * 12, rel=1e-4)
     assert score >= generation.mean_log_prob(model, generation.greedy(model, prompt, 12), prompt.size(1)) * 12
 

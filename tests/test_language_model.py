@@ -122,10 +122,11 @@ def test_docstring_examples_hold():
 
 
 def test_training_gives_the_numbers_it_gave_before_the_shared_training_core():
-    """Measured with the loop as it was before `training.optimizer_step` and `mixed_precision` (fp32 on a CPU)."""
+    """Measured with the loop as before `training.optimizer_step` and `mixed_precision` (fp32 on a CPU)."""
     torch.manual_seed(0)
     stream = torch.tensor([3, 4, 5, 6, 7] * 40)
     model = lm.RNNLanguageModel(vocab_size=8, embed_dim=8, hidden_dim=16, dropout=0.1)
-    (row,) = lm.train_language_model(model, lm.batchify(stream, 4), lm.batchify(stream[:50], 2), epochs=1, bptt=10,
-                                     progress=False)
-    torch.testing.assert_close([row["train_perplexity"], row["val_perplexity"]], [8.006938795589717, 7.711282953173591])
+    (row,) = lm.train_language_model(model, lm.batchify(stream, 4), lm.batchify(stream[:50], 2), epochs=1,
+                                     bptt=10, progress=False)
+    torch.testing.assert_close([row["train_perplexity"], row["val_perplexity"]],
+                               [8.006938795589717, 7.711282953173591])

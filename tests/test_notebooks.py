@@ -34,7 +34,7 @@ def test_colab_badge_and_install_use_the_repository_url(path):
     badge = f"https://colab.research.google.com/github/{owner_repo}/blob/main/notebooks/{path.name}"
     assert badge in _source(cells[0]), "the first cell needs the Colab badge for this notebook"
     setup = _source(cells[1])
-    # The release this notebook was written with (tools/release.py), not whatever the default branch holds later.
+    # The release this notebook was written with (tools/release.py), not what the default branch holds later.
     assert f'@ git+{REPOSITORY}@v{VERSION}"' in setup and "google.colab" in setup
     assert "environment.report(" in setup and "config.get_profile()" in setup
     every_url = re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", "".join(map(_source, cells)))
@@ -46,7 +46,8 @@ def test_notebook_spine(path):
     markdown = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
     number = path.name[:2]
     assert re.search(rf"^# {number} · ", markdown, re.M), "title '# NN · ...' first"
-    for heading in ("What you will learn", "## 1. ", "## Exercises", "## Quiz", "## Summary", "What comes next"):
+    for heading in ("What you will learn", "## 1. ", "## Exercises", "## Quiz", "## Summary",
+                    "What comes next"):
         assert heading in markdown, heading
 
 
@@ -54,7 +55,8 @@ def test_notebook_spine(path):
 def test_notebook_shows_its_quiz_questions(path):
     code = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "code")
     for number in quiz.for_chapter(path.stem):
-        assert f"quiz.show({json.dumps(number)})" in code, f"question {number} belongs to {path.stem}"  # "08.1" quoted
+        # quoted: quiz.show("08.1")
+        assert f"quiz.show({json.dumps(number)})" in code, f"question {number} belongs to {path.stem}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -80,7 +82,7 @@ def test_committed_outputs_are_clean(path):
 
 
 def stream_problems(cell: dict) -> list[str]:
-    """What a learner would trip on in a cell's saved streams: walls of stderr, empty boxes, library warnings."""
+    """What a learner trips on in a cell's saved streams: walls of stderr, empty boxes, library warnings."""
     streams = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
     stderr = [o for o in streams if o["name"] == "stderr"]
     problems = []
@@ -122,13 +124,16 @@ def test_no_colour_only_tables(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_solutions_are_opened_on_purpose(path):
     cells = _cells(path)
-    start = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "## Exercises" in _source(c))
+    start = next(i for i, c in enumerate(cells)
+                 if c["cell_type"] == "markdown" and "## Exercises" in _source(c))
     end = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "## Quiz" in _source(c))
     exercises = cells[start:end]
     for cell in exercises:
         if cell["cell_type"] == "code":
-            assert not re.match(r"\s*#\s*solution", _source(cell), re.I), "a solution in a code cell shows to all"
-            assert not cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"), "hidden code still shows"
+            assert not re.match(r"\s*#\s*solution", _source(cell), re.I), \
+                "a solution in a code cell shows to all"
+            assert not cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"), \
+                "hidden code still shows"
             assert not cell.get("outputs"), "an exercise cell's saved output gives its answer away"
     markdown = "\n".join(_source(c) for c in exercises if c["cell_type"] == "markdown")
     blocks = re.findall(r"<details>\s*<summary>(.*?)</summary>\s*\n\n(.*?)</details>", markdown, re.S)

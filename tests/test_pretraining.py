@@ -41,7 +41,8 @@ def test_our_masking_matches_the_data_collators_statistics(tokenizer):
     theirs = collator.torch_mask_tokens(ids.clone(), special_tokens_mask=special.clone())
     ours = pretraining.mask_tokens(ids, special, tokenizer.mask_token_id, len(tokenizer),
                                    generator=torch.Generator().manual_seed(3))
-    a, b = (pretraining.masking_statistics(ids, x, y, special, tokenizer.mask_token_id) for x, y in (ours, theirs))
+    a, b = (pretraining.masking_statistics(ids, x, y, special, tokenizer.mask_token_id)
+            for x, y in (ours, theirs))
     assert a.keys() == b.keys()
     for key in a:
         assert a[key] == pytest.approx(b[key], abs=0.02), key
@@ -115,13 +116,15 @@ def test_a_tiny_masked_lm_learns_to_fill_the_blank_from_context(small_tokenizer)
 @pytest.mark.slow
 def test_a_tiny_causal_lm_learns_the_next_word(small_tokenizer):
     tokenizer = small_tokenizer
-    ids = tokenizer(" ".join("the plot was great and fun".split() * 40), add_special_tokens=False)["input_ids"]
+    ids = tokenizer(" ".join("the plot was great and fun".split() * 40),
+                    add_special_tokens=False)["input_ids"]
     blocks = pretraining.lm_blocks([ids], block_size=30, sep_id=tokenizer.sep_token_id)
     model = pretraining.tiny_gpt(len(tokenizer), 64, hidden=32)
     batch = blocks[:4]
     model.eval()  # no dropout: two forward passes give the same logits
     assert pretraining.lm_loss(model, "causal", batch).item() == pytest.approx(
-        model(input_ids=batch, labels=batch).loss.item(), rel=1e-5), "the same shift as transformers' own loss"
+        model(input_ids=batch, labels=batch).loss.item(), rel=1e-5), ("the same shift as "
+                                                                       "transformers' own loss")
     losses = pretraining.train_lm(model, "causal", blocks, steps=150, batch_size=8, lr=3e-3, progress=False)
     assert sum(losses[-10:]) < 0.1 * sum(losses[:10])
     prompt = torch.tensor([tokenizer.convert_tokens_to_ids(["the", "plot", "was"])])
@@ -130,12 +133,14 @@ def test_a_tiny_causal_lm_learns_the_next_word(small_tokenizer):
 
 def test_fill_mask_needs_a_mask(tokenizer):
     with pytest.raises(ValueError, match=r"\[MASK\]"):
-        pretraining.fill_mask(pretraining.tiny_bert(len(tokenizer), 16, hidden=16), tokenizer, "no blank here")
+        pretraining.fill_mask(pretraining.tiny_bert(len(tokenizer), 16, hidden=16), tokenizer,
+                              "no blank here")
 
 
 def test_train_lm_gives_the_losses_it_gave_before_the_shared_training_core():
-    """Measured with the loop as it was before `training.optimizer_step` and `mixed_precision` (fp32 on a CPU)."""
+    """Measured with the loop as before `training.optimizer_step` and `mixed_precision` (fp32 on a CPU)."""
     blocks = torch.randint(5, 50, (12, 8), generator=torch.Generator().manual_seed(0))
     model = pretraining.tiny_gpt(50, 8, hidden=16, layers=1)
     losses = pretraining.train_lm(model, "causal", blocks, steps=4, batch_size=4, progress=False)
-    torch.testing.assert_close(losses, [3.914459705352783, 3.8990371227264404, 3.9323439598083496, 3.8880133628845215])
+    torch.testing.assert_close(losses, [3.914459705352783, 3.8990371227264404,
+                                        3.9323439598083496, 3.8880133628845215])

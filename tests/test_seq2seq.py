@@ -12,7 +12,8 @@ def test_doctests():
 
 
 @pytest.mark.parametrize("n, words", [
-    (0, "zero"), (13, "thirteen"), (40, "forty"), (105, "one hundred five"), (999, "nine hundred ninety-nine"),
+    (0, "zero"), (13, "thirteen"), (40, "forty"), (105, "one hundred five"),
+    (999, "nine hundred ninety-nine"),
     (1_000_000, "one million"), (20_300_001, "twenty million three hundred thousand one"),
     (123_456_789_012, "one hundred twenty-three billion four hundred fifty-six million seven hundred "
                       "eighty-nine thousand twelve"),
@@ -104,7 +105,8 @@ def test_training_learns_a_small_task():
     torch.manual_seed(0)
     task = seq2seq.make_number_task(400, 50, 50, max_digits=3, seed=0)
     model = seq2seq.make_model("bahdanau", 16, 32)
-    history = seq2seq.train(model, task["train"], task["val"], epochs=6, batch_size=32, lr=1e-2, progress=False)
+    history = seq2seq.train(model, task["train"], task["val"], epochs=6, batch_size=32, lr=1e-2,
+                            progress=False)
     assert [row["epoch"] for row in history] == list(range(1, 7))
     assert history[-1]["loss"] < history[0]["loss"] / 3
     assert seq2seq.exact_match(model, task["val"]) == max(row["val_exact_match"] for row in history) > 0.8
@@ -136,7 +138,7 @@ def test_longest_quarter_is_scored_on_the_longest_inputs():
 
 
 def test_fit_gives_the_numbers_it_gave_before_the_shared_training_core():
-    """Measured with the loop as it was before `training.optimizer_step`, `BestWeights` and `mixed_precision`."""
+    """Measured with the loop as before `training.optimizer_step`, `BestWeights` and `mixed_precision`."""
     profile = dataclasses.replace(config.get_profile("smoke"), seq2seq_train=64, seq2seq_epochs=1)
     _, (row,) = seq2seq.fit("bahdanau", seq2seq.make_task(profile), profile, progress=False)
     assert row["loss"] == pytest.approx(2.6575570106506348, rel=1e-6) and row["val_exact_match"] == 0.0

@@ -48,11 +48,13 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
 def test_replace_folder_records_what_wrote_it_and_every_files_checksum(tmp_path):
     folder = storage.replace_folder(tmp_path / "model", write_model, writer="tests")
     manifest = json.loads((folder / storage.MANIFEST).read_text())
-    assert manifest["written_by"] == "tests" and sorted(manifest["files"]) == ["tokenizer/vocab.txt", "weights.bin"]
+    assert (manifest["written_by"] == "tests"
+            and sorted(manifest["files"]) == ["tokenizer/vocab.txt", "weights.bin"])
     assert storage.verify_folder(folder) == manifest
     storage.replace_folder(folder, lambda f: write_model(f, "newer"), writer="tests")
     assert (folder / "weights.bin").read_text() == "newer"
-    assert names(tmp_path) == ["model", f"model/{storage.MANIFEST}", "model/tokenizer", "model/tokenizer/vocab.txt",
+    assert names(tmp_path) == ["model", f"model/{storage.MANIFEST}", "model/tokenizer",
+                               "model/tokenizer/vocab.txt",
                                "model/weights.bin"], "no staging or previous folder left"
 
 
@@ -170,7 +172,8 @@ def test_staged_files_move_in_together_or_not_at_all(tmp_path):
     with pytest.raises(RuntimeError, match="export failed"), storage.staged_files(path) as staged:
         staged.write_text("half a graph")
         raise RuntimeError("export failed")
-    assert path.read_text() == "graph" and names(tmp_path) == ["onnx", "onnx/model.onnx", "onnx/model.onnx.data"]
+    assert (path.read_text() == "graph"
+            and names(tmp_path) == ["onnx", "onnx/model.onnx", "onnx/model.onnx.data"])
     with pytest.raises(storage.RefusedPath, match="is a folder"), storage.staged_files(tmp_path / "onnx"):
         pass
 

@@ -1,4 +1,4 @@
-"""The training entry point on one process and under torchrun with two (gloo on CPU): same losses, same model."""
+"""Training entry point on one process and under torchrun with two (gloo on CPU): same losses, same model."""
 
 import json
 import os
@@ -30,7 +30,8 @@ def _train(tmp_path: Path, model: Path, processes: int) -> dict:
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(next(line for line in reversed(result.stdout.splitlines()) if line.startswith("{\"out\"")))
+    return json.loads(next(line for line in reversed(result.stdout.splitlines())
+                           if line.startswith("{\"out\"")))
 
 
 @pytest.fixture(scope="module")

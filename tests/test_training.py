@@ -123,11 +123,13 @@ def test_fit_gives_the_numbers_it_gave_before_the_shared_training_core():
     the shared pieces draw nothing and add no arithmetic, so the committed notebooks' numbers still hold."""
     torch.manual_seed(0)
     model = Linear()
-    history = training.fit(model, _batches(64, 0), _batches(32, 1), epochs=2, lr=0.05, clip_norm=1.0, warmup=0.25,
-                           progress=False)
-    torch.testing.assert_close([row["train_loss"] for row in history], [1.1877667605876923, 0.9267391413450241])
+    history = training.fit(model, _batches(64, 0), _batches(32, 1), epochs=2, lr=0.05, clip_norm=1.0,
+                           warmup=0.25, progress=False)
+    torch.testing.assert_close([row["train_loss"] for row in history],
+                               [1.1877667605876923, 0.9267391413450241])
     torch.testing.assert_close(model.layer.weight.flatten().tolist(),
-                               [-0.2509588897228241, 0.13326209783554077, -0.3363158106803894, -0.27432671189308167])
+                               [-0.2509588897228241, 0.13326209783554077,
+                                -0.3363158106803894, -0.27432671189308167])
 
 
 @pytest.mark.parametrize("device, capability, expected", [
@@ -173,6 +175,7 @@ def test_optimizer_step_zeroes_old_gradients_clips_steps_and_schedules():
     before = [p.detach().clone() for p in model.parameters()]
     loss = model(torch.ones(1, 2)).sum() * 100
     training.optimizer_step(optimizer, scaler, loss, model.parameters(), clip_norm=1.0, schedules=[schedule])
-    moved = torch.linalg.vector_norm(torch.cat([(b - p).flatten() for b, p in zip(before, model.parameters())]))
+    moved = torch.linalg.vector_norm(torch.cat([(b - p).flatten()
+                                                for b, p in zip(before, model.parameters())]))
     assert moved.item() == pytest.approx(1.0, rel=1e-4)  # lr 1 times a gradient clipped to norm 1
     assert optimizer.param_groups[0]["lr"] == 0.5

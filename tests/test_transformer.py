@@ -47,8 +47,8 @@ def test_decoder_layer_equals_nn_transformer_decoder_layer_with_copied_weights(n
 
 def _model(**kwargs):
     torch.manual_seed(0)
-    return transformer.Transformer(len(seq2seq.SOURCE_VOCAB), len(seq2seq.TARGET_VOCAB), d_model=16, n_heads=2,
-                                   n_layers=2, d_ff=32, **kwargs).eval()
+    return transformer.Transformer(len(seq2seq.SOURCE_VOCAB), len(seq2seq.TARGET_VOCAB), d_model=16,
+                                   n_heads=2, n_layers=2, d_ff=32, **kwargs).eval()
 
 
 def test_the_decoder_cannot_see_the_future():
@@ -76,8 +76,9 @@ def test_padding_does_not_change_the_output():
     model = _model()
     alone = seq2seq.make_batch([("six", "6")])
     padded = seq2seq.make_batch([("six", "6"), ("six hundred seventy-two thousand one", "672001")])
+    length = alone.tgt_in.size(1)
     torch.testing.assert_close(model(alone.src, alone.src_lengths, alone.tgt_in),
-                               model(padded.src, padded.src_lengths, padded.tgt_in)[:1, : alone.tgt_in.size(1)])
+                               model(padded.src, padded.src_lengths, padded.tgt_in)[:1, :length])
 
 
 def test_without_positions_reordered_words_get_the_same_output():
@@ -141,13 +142,15 @@ def test_classifier_learns_which_words_are_positive():
     words = ["great", "superb", "awful", "dull", "the", "movie", "plot", "actor", "was", "a"]
 
     def review():
-        picks = torch.randint(4, len(words), (8,), generator=g).tolist() + [int(torch.randint(0, 4, (1,), generator=g))]
+        picks = (torch.randint(4, len(words), (8,), generator=g).tolist()
+                 + [int(torch.randint(0, 4, (1,), generator=g))])
         return " ".join(words[i] for i in picks), int(picks[-1] < 2)
 
     rows = [review() for _ in range(600)]
     train = Dataset.from_dict({"text": [t for t, _ in rows[:500]], "label": [y for _, y in rows[:500]]})
     val = Dataset.from_dict({"text": [t for t, _ in rows[500:]], "label": [y for _, y in rows[500:]]})
-    profile = dataclasses.replace(config.get_profile("smoke"), transformer_epochs=4, batch_size=32, max_len=16)
+    profile = dataclasses.replace(config.get_profile("smoke"), transformer_epochs=4, batch_size=32,
+                                  max_len=16)
     torch.manual_seed(0)
     trained = transformer.train_classifier(train, val, profile, progress=False)
     assert len(trained.history) == 4 and trained.accuracy(val) > 0.9

@@ -170,7 +170,8 @@ def test_training_merges_the_most_likely_pair_not_the_most_frequent():
 
 def test_our_trainer_merges_by_likelihood_where_hugging_faces_merges_by_frequency():
     """tokenizers' WordPieceTrainer is its BPE trainer with a ## prefix: it merges the most frequent pairs,
-    ##u ##g (20), ##u ##n (16), then h ##ug (15), and never ##g ##s (5), which train_wordpiece merges first."""
+    ##u ##g (20), ##u ##n (16), then h ##ug (15), and never ##g ##s (5), which train_wordpiece merges
+    first."""
     tokenizer = Tokenizer(tok_models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
