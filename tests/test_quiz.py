@@ -108,3 +108,10 @@ def test_a_question_file_with_a_bad_answer_letter_is_refused():
             "course: {}}")
     with pytest.raises(ValueError, match="answer"):
         quiz.load_questions(text)
+
+
+def test_the_courses_own_answers_are_spread_over_the_letters():
+    # "Always B" must not score well: each letter answers about a quarter of the chapters' own questions.
+    answers = [q.answer for q in quiz.COURSE_QUESTIONS.values()]
+    for letter in quiz.LETTERS:
+        assert answers.count(letter) <= 0.35 * len(answers), (letter, answers.count(letter), len(answers))
