@@ -108,7 +108,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
-        description="CI: tiny data, one epoch; every notebook in about 90 s on 2 cores. "
+        description="CI: tiny data, one epoch; every notebook in a few minutes on 2 cores. "
                     "Numbers are not meaningful.",
         n_train=240, n_test=80, max_len=128, epochs=1, batch_size=32, vocab_size=2_000, bpe_merges=200,
         embed_dim=32, hidden_dim=32, w2v_epochs=1,
@@ -139,7 +139,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": Profile(
         name="cpu",
-        description="A laptop without a GPU: each notebook in 20 minutes or less on 2 cores, "
+        description="A laptop without a GPU: each notebook in about 15 minutes (30 at most) on 2 cores, "
                     "results worth reading.",
         n_train=None, n_test=None, max_len=256, epochs=3, batch_size=64, vocab_size=25_000, bpe_merges=2_000,
         embed_dim=100, hidden_dim=128, w2v_epochs=5,
