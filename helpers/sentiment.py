@@ -17,6 +17,7 @@ import json
 import math
 import numbers
 import os
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,22 @@ from helpers.tokenization import clean_text
 
 LABELS = ("negative", "positive")  # index = class id: IMDB's 0 and 1
 SETTINGS_FILE = "predictor.json"
+
+
+def unreadable(text: str) -> str | None:
+    """Why the predictor cannot read `text` (not UTF-8, or nothing left once cleaned), or None if it can.
+
+    >>> unreadable("A fine film.") is None, unreadable("<br /><br />\u200b")
+    (True, 'nothing is left to read once HTML, control and zero-width characters are removed')
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate, e.g. "\ud800", which no tokenizer accepts
+        return f"it is not valid Unicode (a lone surrogate at character {error.start}): send UTF-8 text"
+    # Categories C (control, format: zero-width) and Z (spaces) carry nothing a model can read.
+    if not any(unicodedata.category(c)[0] not in "CZ" for c in clean_text(text, lowercase=False)):
+        return "nothing is left to read once HTML, control and zero-width characters are removed"
+    return None
 
 
 class Prediction(NamedTuple):
@@ -67,6 +84,9 @@ class SentimentPredictor:
                progress: bool | None = None) -> torch.Tensor:
         """Raw class scores (N, classes), batched by similar length; a progress bar if there are several."""
         texts = check_texts(texts, allow_blank=False)
+        for i, text in enumerate(texts):
+            if (reason := unreadable(text)) is not None:
+                raise ValueError(f"Text {i} cannot be classified: {reason}.")
         texts = [clean_text(t, lowercase=False) for t in texts]  # as in training: no HTML
         batch_size = batch_size or self.batch_size
         if batch_size < 1:

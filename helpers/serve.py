@@ -38,7 +38,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, StrictStr
 
-from helpers.sentiment import SentimentPredictor
+from helpers.sentiment import SentimentPredictor, unreadable
 
 
 @dataclass(frozen=True)
@@ -144,23 +144,30 @@ class MicroBatcher:
         return jobs
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             jobs = await self._gather()
-            texts = [t for job in jobs for t in job.texts]
-            try:
-                results = await loop.run_in_executor(self._pool, self.predict, texts)
-            except Exception as error:  # the requests fail, the server goes on
+            await self._answer(jobs)
+
+    async def _answer(self, jobs: list[_Job]) -> None:
+        """One model call for these requests; if it fails, each request alone, so that a text that breaks the
+        model fails only the request that sent it (the server goes on either way)."""
+        texts = [t for job in jobs for t in job.texts]
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(self._pool, self.predict, texts)
+        except Exception as error:
+            if len(jobs) > 1:
                 for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(error)
-                continue
-            self.calls, self.texts = self.calls + 1, self.texts + len(texts)
-            start = 0
-            for job in jobs:
-                if not job.future.done():  # a client that gave up has a cancelled future
-                    job.future.set_result(results[start:start + len(job.texts)])
-                start += len(job.texts)
+                    await self._answer([job])
+                return
+            if not jobs[0].future.done():
+                jobs[0].future.set_exception(error)
+            return
+        self.calls, self.texts = self.calls + 1, self.texts + len(texts)
+        start = 0
+        for job in jobs:
+            if not job.future.done():  # a client that gave up has a cancelled future
+                job.future.set_result(results[start:start + len(job.texts)])
+            start += len(job.texts)
 
 
 # --- The application ------------------------------------------------------------------------------
@@ -259,6 +266,8 @@ def create_app(predictor, limits: Limits = Limits(), batching: bool = True, max_
             if not text.strip():
                 raise HTTPException(422, f"texts.{i} is empty or only whitespace: "
                                          "there is nothing to classify.")
+            if (reason := unreadable(text)) is not None:  # checked here: in a batch it would fail others too
+                raise HTTPException(422, f"texts.{i} cannot be classified: {reason}.")
             if len(text) > limits.max_chars:
                 raise HTTPException(422, f"texts.{i} has {len(text):,} characters; "
                                          f"at most {limits.max_chars:,} are accepted "

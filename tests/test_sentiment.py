@@ -247,3 +247,9 @@ def test_nan_weights_are_refused(predictor, tmp_path):
     folder = predictor.save(tmp_path / "model")
     with pytest.raises(ValueError, match=r"model.safetensors holds NaN or infinite weights \(head.weight\)"):
         SentimentPredictor.load(folder)
+
+
+@pytest.mark.parametrize("text", ["<br /><br />", "\u200b\u200c", "\x07\x08", "\ud800 fine"])
+def test_texts_with_nothing_to_read_are_refused_not_scored(predictor, text):
+    with pytest.raises(ValueError, match="Text 1 cannot be classified"):
+        predictor.predict(["A fine film.", text])

@@ -1,6 +1,7 @@
 """The service as a client meets it: a real server on 127.0.0.1, real HTTP, a real browser for the page."""
 
 import asyncio
+import json
 import concurrent.futures
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 from tiny import tiny_finetuned
 
 from helpers import serve
-from helpers.sentiment import SentimentPredictor
+from helpers.sentiment import Prediction, SentimentPredictor
 
 REVIEWS = ["A joy from start to finish.", "Two hours I will never get back.", "Not bad at all."]
 LIMITS = ("--max-texts", "4", "--max-chars", "300", "--max-body-bytes", "4000")
@@ -140,3 +141,46 @@ def test_a_missing_model_folder_stops_the_server_with_a_clear_message(tmp_path):
 def test_a_load_test_needs_clients():
     with pytest.raises(ValueError, match="concurrency and per_request must be positive"):
         serve.load_test("http://127.0.0.1:9", ["a"], concurrency=0)
+
+
+def test_a_request_that_breaks_the_model_fails_alone():
+    calls = []
+
+    def predict(texts):
+        calls.append(list(texts))
+        if "bad" in texts:
+            raise ValueError("the tokenizer refused a text")
+        return [t.upper() for t in texts]
+
+    async def scenario():
+        batcher = serve.MicroBatcher(predict, max_batch=8, max_wait=0.05)
+        await batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.submit(t) for t in (["a"], ["bad"], ["b", "c"])),
+                                        return_exceptions=True)
+        finally:
+            await batcher.stop()
+
+    good, bad, more = asyncio.run(scenario())
+    assert good == ["A"] and more == ["B", "C"] and isinstance(bad, ValueError)
+    assert calls[0] == ["a", "bad", "b", "c"], "one model call first, as long as it succeeds"
+
+
+class EchoPredictor:
+    def predict(self, texts, progress=False):
+        return [Prediction("positive", 0.9) for _ in texts]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<br /><br />", "texts.1 cannot be classified: nothing is left to read"),
+    ("\u200b\u200b\x07", "texts.1 cannot be classified: nothing is left to read"),
+    ("\ud800 x", "texts.1 cannot be classified: it is not valid Unicode"),
+])
+def test_texts_the_model_cannot_read_get_a_422_before_the_batcher(text, message):
+    from fastapi.testclient import TestClient
+
+    with TestClient(serve.create_app(EchoPredictor())) as client:
+        # A lone surrogate cannot travel as UTF-8 JSON; escaped, as a browser's JSON.stringify sends it.
+        body = '{"texts": ["fine", %s]}' % json.dumps(text)
+        response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and message in response.json()["detail"]
