@@ -1,6 +1,9 @@
 """Attention from scratch: Bahdanau's additive and Luong's multiplicative scores for RNN decoders, scaled
 dot-product and multi-head attention for the Transformer, the causal mask, and what attention costs."""
 
+# Shapes: B batch, T query positions, S key (source) positions, E model width, h heads, d = E/h per head,
+# A the additive score's hidden width, D_q and D_v the query and value widths.
+
 from __future__ import annotations
 
 import math
@@ -42,7 +45,7 @@ class AdditiveAttention(nn.Module):
         """The context (B, D_v) for query (B, D_q), and the attention weights (B, S)."""
         scores = self.v(torch.tanh(self.query(query)[:, None] + projected_keys)).squeeze(-1)  # (B, S)
         weights = masked_softmax(scores, mask)
-        return (weights[:, :, None] * values).sum(1), weights
+        return (weights[:, :, None] * values).sum(1), weights  # (B, D_v), (B, S)
 
 
 class MultiplicativeAttention(nn.Module):
@@ -61,7 +64,7 @@ class MultiplicativeAttention(nn.Module):
         """The context (B, D_v) for query (B, D_q), and the attention weights (B, S)."""
         scores = (projected_keys @ query[:, :, None]).squeeze(-1)  # (B, S)
         weights = masked_softmax(scores, mask)
-        return (weights[:, :, None] * values).sum(1), weights
+        return (weights[:, :, None] * values).sum(1), weights  # (B, D_v), (B, S)
 
 
 def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None,
@@ -110,14 +113,14 @@ class MultiHeadAttention(nn.Module):
     def forward(self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None,
                 need_weights: bool = True) -> tuple[Tensor, Tensor | None]:
         """Attend from query (B, T, E) over key and value (B, S, E); weights (B, h, T, S) when asked for."""
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
-        b_q, b_k, b_v = self.in_proj_bias.chunk(3)
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3)  # (E, E) each
+        b_q, b_k, b_v = self.in_proj_bias.chunk(3)  # (E,) each
         q = self.split_heads(nn.functional.linear(query, w_q, b_q))  # (B, h, T, d)
         k = self.split_heads(nn.functional.linear(key, w_k, b_k))  # (B, h, S, d)
         v = self.split_heads(nn.functional.linear(value, w_v, b_v))  # (B, h, S, d)
         dropout = self.dropout if self.training else 0.0
         if need_weights:
-            out, weights = scaled_dot_product_attention(q, k, v, mask, dropout)
+            out, weights = scaled_dot_product_attention(q, k, v, mask, dropout)  # (B, h, T, d), (B, h, T, S)
         else:
             out, weights = nn.functional.scaled_dot_product_attention(q, k, v, mask, dropout), None
         return self.out_proj(out.transpose(1, 2).flatten(2)), weights  # heads side by side: (B, T, E)
@@ -134,8 +137,8 @@ def sinusoidal_positions(max_len: int, dim: int) -> Tensor:
     position = torch.arange(max_len, dtype=torch.float32)[:, None]  # (T, 1)
     frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32)
                           * (-math.log(10000.0) / dim))  # (dim/2,)
-    encoding = torch.zeros(max_len, dim)
-    encoding[:, 0::2] = torch.sin(position * frequency)
+    encoding = torch.zeros(max_len, dim)  # (T, dim)
+    encoding[:, 0::2] = torch.sin(position * frequency)  # (T, dim/2): the even features
     encoding[:, 1::2] = torch.cos(position * frequency)
     return encoding
 

@@ -6,6 +6,8 @@ Every chapter that trains on IMDB batches its reviews with these: the from-scrat
 (`pad_batch`). Pooling lives here too: it is padding's other half, reading the real steps of a padded batch.
 """
 
+# Shapes: B batch, T (or steps) time steps of the padded batch, D feature width.
+
 from __future__ import annotations
 
 import random

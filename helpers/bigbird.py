@@ -6,6 +6,9 @@ neighbours (the window) and to `n_random` blocks drawn at random for each head (
 query block therefore scores (2 + 3 + n_random) key blocks, whatever the sequence length: O(T) memory.
 """
 
+# Shapes: B batch, H heads, T tokens, D per-head width, b the block size, M = n_blocks - 2 middle
+# (non-global) query blocks, r random blocks, K = 5 + r key blocks per middle query block.
+
 from __future__ import annotations
 
 import math
@@ -41,15 +44,16 @@ def bigbird_layout(n_blocks: int, n_random: int, n_heads: int = 1,
     # taken ones, and spare columns keep topk defined when fewer than n_random blocks are left).
     noise = torch.rand(n_heads, len(middle), n_blocks, generator=generator)  # (H, M, n_blocks)
     taken = torch.zeros(len(middle), n_blocks, dtype=torch.bool).scatter_(1, fixed, True)  # (M, n_blocks)
-    spare = torch.full((n_heads, len(middle), n_random), 2.0)
+    spare = torch.full((n_heads, len(middle), n_random), 2.0)  # (H, M, r)
+    # values and indices (H, M, r)
     lowest = torch.cat([noise.masked_fill(taken, 2.0), spare], dim=-1).topk(n_random, dim=-1, largest=False)
     drawn = lowest.values < 2.0  # (H, M, r)
     random = lowest.indices.masked_fill(~drawn, 0)  # an empty slot points at block 0 and does not count
     index = torch.cat([fixed.expand(n_heads, -1, -1), random], dim=-1)  # (H, M, 5 + r)
-    fixed_valid = torch.ones_like(fixed, dtype=torch.bool)
+    fixed_valid = torch.ones_like(fixed, dtype=torch.bool)  # (M, 5)
     fixed_valid[:, 2] = middle - 1 > 0  # block 0 is already there as a global block
     fixed_valid[:, 4] = middle + 1 < n_blocks - 1  # so is the last block
-    valid = torch.cat([fixed_valid.expand(n_heads, -1, -1), drawn], dim=-1)
+    valid = torch.cat([fixed_valid.expand(n_heads, -1, -1), drawn], dim=-1)  # (H, M, 5 + r)
     return index, valid
 
 
@@ -59,10 +63,11 @@ def bigbird_mask(layout: Layout, block_size: int) -> Tensor:
     index, valid = layout
     n_heads, n_middle, _ = index.shape
     n_blocks = n_middle + 2
+    # (H, M, n_blocks): how often each key block is listed
     hits = torch.zeros(n_heads, n_middle, n_blocks, dtype=torch.long).scatter_add_(-1, index, valid.long())
     everything = torch.ones(n_heads, 1, n_blocks, dtype=torch.bool)  # a global query block's row
     blocks = torch.cat([everything, hits > 0, everything], dim=1)  # (H, query block, key block)
-    return blocks.repeat_interleave(block_size, 1).repeat_interleave(block_size, 2)
+    return blocks.repeat_interleave(block_size, 1).repeat_interleave(block_size, 2)  # (H, T, T)
 
 
 def bigbird_attention(q: Tensor, k: Tensor, v: Tensor, block_size: int, layout: Layout) -> Tensor:
@@ -80,7 +85,7 @@ def bigbird_attention(q: Tensor, k: Tensor, v: Tensor, block_size: int, layout: 
                          f"the input has {H} heads and {n_blocks} blocks of {block_size}.")
     q = q / math.sqrt(D)
     q_blocks = q.unflatten(2, (n_blocks, block_size))[:, :, 1:-1]  # (B, H, M, b, D): middle query blocks
-    heads = torch.arange(H, device=q.device)[:, None, None]
+    heads = torch.arange(H, device=q.device)[:, None, None]  # (H, 1, 1), broadcast against index (H, M, K)
 
     def gathered(x: Tensor) -> Tensor:  # (B, H, T, D) -> (B, H, M, K b, D): each middle block's key blocks
         return x.unflatten(2, (n_blocks, block_size))[:, heads, index].flatten(3, 4)
@@ -92,4 +97,5 @@ def bigbird_attention(q: Tensor, k: Tensor, v: Tensor, block_size: int, layout: 
 
     ends = torch.cat([q[:, :, :block_size], q[:, :, -block_size:]], dim=2)  # (B, H, 2b, D): global queries
     ends = (ends @ k.transpose(-1, -2)).softmax(dim=-1) @ v  # (B, H, 2b, D)
+    # (B, H, T, D)
     return torch.cat([ends[:, :, :block_size], middle.flatten(2, 3), ends[:, :, block_size:]], dim=2)

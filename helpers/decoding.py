@@ -6,6 +6,9 @@ follows a hypothesis by selecting its rows.
 The RNN encoder-decoders of chapter 04 and the Transformer of chapter 05 both have these two methods.
 """
 
+# Shapes: B batch, S source positions, P forced-prefix length, K prefixes alive in the beam, V target
+# vocabulary.
+
 from __future__ import annotations
 
 import itertools
@@ -46,17 +49,17 @@ def greedy_decode(model: nn.Module, src: Tensor, src_lengths: Tensor, bos: int, 
     src, src_lengths = src.to(model_device(model)), src_lengths.to(model_device(model))
     prefix = prefix.to(src.device) if prefix is not None else None
     state = model.start(src, src_lengths)
-    tokens = torch.full((src.size(0),), bos, dtype=torch.long, device=src.device)
-    forced = prefix.unbind(1) if prefix is not None else ()
+    tokens = torch.full((src.size(0),), bos, dtype=torch.long, device=src.device)  # (B,): <bos> in every row
+    forced = prefix.unbind(1) if prefix is not None else ()  # P tensors (B,), one per step
     steps, done = [], torch.zeros_like(tokens, dtype=torch.bool)
     for t in range(max_len):
-        logits, state = model.step(tokens, state)
+        logits, state = model.step(tokens, state)  # logits (B, V)
         tokens = forced[t] if t < len(forced) else logits.argmax(-1)  # (B,)
         steps.append(tokens)
         done |= tokens == eos
         if done.all():  # stop when every sequence has ended, not at max_len
             break
-    rows = torch.stack(steps, dim=1).tolist()
+    rows = torch.stack(steps, dim=1).tolist()  # (B, steps taken)
     return [row[: row.index(eos)] if eos in row else row for row in rows]
 
 
@@ -82,12 +85,14 @@ def beam_search(model: nn.Module, src: Tensor, src_length: Tensor, bos: int, eos
     if beam_size < 1:
         raise ValueError(f"beam_size must be at least 1, got {beam_size}.")
     src, src_length = src.to(model_device(model)), src_length.to(model_device(model))
-    state = model.start(src[None], src_length.reshape(1))
+    state = model.start(src[None], src_length.reshape(1))  # a batch of one source: (1, S)
+    # log_probs (K,), K = 1 at first
     prefixes, log_probs, finished = [[]], torch.zeros(1, device=src.device), []
     tokens = torch.full((1,), bos, dtype=torch.long, device=src.device)
     for t in range(max_len):
-        logits, state = model.step(tokens, state)
+        logits, state = model.step(tokens, state)  # logits (K, V)
         candidates = log_probs[:, None] + logits.log_softmax(-1)  # (K, V): each prefix times each next token
+        # over all K * V (prefix, token) pairs
         top = candidates.flatten().topk(min(beam_size, candidates.numel()))
         rows, keep = [], []
         for log_prob, index in zip(top.values.tolist(), top.indices.tolist()):
@@ -102,11 +107,11 @@ def beam_search(model: nn.Module, src: Tensor, src_length: Tensor, bos: int, eos
                 keep.append((tokens_so_far, log_prob))
         if not keep:
             break
-        index = torch.tensor(rows, device=src.device)
+        index = torch.tensor(rows, device=src.device)  # (K,): the old row each kept prefix extends
         state = select(state, index)
         prefixes = [p for p, _ in keep]
-        log_probs = torch.tensor([lp for _, lp in keep], device=src.device)
-        tokens = torch.tensor([p[-1] for p in prefixes], device=src.device)
+        log_probs = torch.tensor([lp for _, lp in keep], device=src.device)  # (K,) for the new K
+        tokens = torch.tensor([p[-1] for p in prefixes], device=src.device)  # (K,): each prefix's last token
     return sorted(finished, reverse=True)
 
 
@@ -124,6 +129,7 @@ def exhaustive_search(model: nn.Module, src: Tensor, src_length: Tensor, bos: in
                 continue  # <eos> ends an output; only outputs cut at max_len may lack it
             state, log_prob = start, 0.0
             for previous, token in zip((bos, *output), output):
+                # logits (1, V)
                 logits, state = model.step(torch.tensor([previous], device=src.device), state)
                 log_prob += logits.log_softmax(-1)[0, token].item()
             tokens = list(output[:-1] if output[-1] == eos else output)
@@ -146,6 +152,7 @@ class TableDecoder(nn.Module):
         self.register_buffer("log_table", probabilities.log())
 
     def start(self, src: Tensor, src_lengths: Tensor) -> State:
+        # (B, 0): no content, only rows for select
         return {"batch": torch.zeros(src.size(0), 0, device=src.device)}
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:

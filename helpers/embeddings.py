@@ -2,6 +2,8 @@
 that measure them (word similarity, analogies, neighbours); gensim trained alike, to compare with; and
 contextual vectors from a pre-trained Transformer."""
 
+# Shapes: N corpus tokens, V vocabulary, d vector width, B batch, K noise words per pair, P pairs.
+
 from __future__ import annotations
 
 import numbers
@@ -180,7 +182,7 @@ def skipgram_pairs(ids: Tensor, docs: Tensor, window: int,
         forward, backward = left[reach[left] >= d], right[reach[right] >= d]
         centers += [ids[forward], ids[backward]]
         contexts += [ids[forward + d], ids[backward - d]]
-    return torch.cat(centers), torch.cat(contexts)
+    return torch.cat(centers), torch.cat(contexts)  # (P,), (P,)
 
 
 def sgns_loss(center: Tensor, context: Tensor, noise: Tensor) -> Tensor:
@@ -211,6 +213,7 @@ class SkipGram(nn.Module):
 
     def forward(self, centers: Tensor, contexts: Tensor, noise: Tensor) -> Tensor:
         """The SGNS loss of a batch of (B,) center and context ids and their (B, K) noise ids."""
+        # v_c (B, d), u_o (B, d), u_k (B, K, d)
         return sgns_loss(self.center(centers), self.context(contexts), self.context(noise))
 
     def vectors(self) -> Tensor:
@@ -313,6 +316,7 @@ class GloVe(nn.Module):
 
     def forward(self, rows: Tensor, cols: Tensor, x: Tensor) -> Tensor:
         """The GloVe loss of a batch of (B,) non-zero cells X[rows, cols] = x."""
+        # w, w̃ (B, d); b, b̃ (B,)
         return glove_loss(self.word(rows), self.context(cols), self.word_bias(rows).squeeze(-1),
                           self.context_bias(cols).squeeze(-1), x, self.x_max, self.alpha)
 
@@ -412,6 +416,7 @@ class SubwordSkipGram(nn.Module):
         rows = [self.subword_rows(word) for word in vocab.itos]
         self.register_buffer("lengths", torch.tensor([len(r) for r in rows]), persistent=False)  # (V,)
         self.register_buffer("starts", self.lengths.cumsum(0) - self.lengths, persistent=False)  # (V,)
+        # (lengths.sum(),): every word's bag of rows, end to end
         self.register_buffer("rows", torch.tensor([i for r in rows for i in r]), persistent=False)
 
     def subword_rows(self, word: str) -> list[int]:
@@ -425,11 +430,14 @@ class SubwordSkipGram(nn.Module):
         lengths = self.lengths[centers]  # (B,)
         offsets = lengths.cumsum(0) - lengths  # (B,)
         # Where each bag's rows sit in self.rows: its word's start plus the row's rank inside the bag.
+        # (lengths.sum(),): each row's rank inside its bag
         rank = torch.arange(int(lengths.sum()), device=centers.device) - offsets.repeat_interleave(lengths)
+        # (B, d): the mean of each bag
         return self.center(self.rows[self.starts[centers].repeat_interleave(lengths) + rank], offsets)
 
     def forward(self, centers: Tensor, contexts: Tensor, noise: Tensor) -> Tensor:
         """The SGNS loss, with center vectors built from subwords."""
+        # v_c (B, d), u_o (B, d), u_k (B, K, d)
         return sgns_loss(self.embed_centers(centers), self.context(contexts), self.context(noise))
 
     def embed(self, words: Sequence[str]) -> Tensor:
@@ -440,6 +448,7 @@ class SubwordSkipGram(nn.Module):
             raise ValueError(f"{empty} have no subword of {self.n_min} to {self.n_max} characters and are "
                              "not in the vocabulary, so they have no vector.")
         device = self.center.weight.device
+        # (len(words),): where each bag starts
         offsets = torch.tensor([0] + [len(r) for r in rows[:-1]], device=device).cumsum(0)
         with torch.no_grad():
             return self.center(torch.tensor([i for r in rows for i in r], device=device), offsets)

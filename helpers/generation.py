@@ -5,6 +5,8 @@ to transformers' `generate` and its logits processors (`TopKLogitsWarper`, `TopP
 No key/value cache: every step re-reads the whole prefix, which is simple and fast enough for a tiny model.
 """
 
+# Shapes: B batch, T tokens so far, V vocabulary, b beams alive.
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -44,7 +46,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     sorted_logits, order = logits.sort(dim=-1, descending=True)  # (B, V)
     probs = sorted_logits.softmax(-1)
     mass_before = probs.cumsum(-1) - probs  # (B, V): probability of the tokens ranked above each one
-    drop = mass_before >= p
+    drop = mass_before >= p  # (B, V), in sorted order; scatter puts it back in vocabulary order
     return logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
 
 
@@ -53,7 +55,7 @@ def greedy(model: nn.Module, ids: torch.Tensor, steps: int) -> torch.Tensor:
     """Append the single most probable token `steps` times: (B, T + steps), on the model's device."""
     ids = ids.to(model_device(model))
     for _ in range(steps):
-        ids = torch.cat([ids, next_token_logits(model, ids).argmax(-1, keepdim=True)], dim=1)
+        ids = torch.cat([ids, next_token_logits(model, ids).argmax(-1, keepdim=True)], dim=1)  # (B, T + 1)
     return ids
 
 
@@ -77,7 +79,7 @@ def sample(model: nn.Module, ids: torch.Tensor, steps: int, temperature: float =
         if top_p is not None:
             logits = top_p_filter(logits, top_p)
         choice = torch.multinomial(logits.softmax(-1).to(draw), 1, generator=generator)  # (B, 1)
-        ids = torch.cat([ids, choice.to(ids.device)], dim=1)
+        ids = torch.cat([ids, choice.to(ids.device)], dim=1)  # (B, T + 1)
     return ids
 
 
@@ -97,7 +99,7 @@ def beam_search(model: nn.Module, ids: torch.Tensor, steps: int, beams: int) -> 
         vocab = log_probs.size(-1)
         best = (scores[:, None] + log_probs).flatten().topk(beams)  # over every (beam, next token) pair
         ids = torch.cat([ids[best.indices // vocab], (best.indices % vocab)[:, None]], dim=1)  # (beams, T+1)
-        scores = best.values
+        scores = best.values  # (beams,)
     return ids[:1], scores[0].item()
 
 

@@ -1,6 +1,9 @@
 """A recurrent language model: predict the next word of a review, measure perplexity on held-out
 reviews, train with truncated back-propagation through time, sample new text with a temperature."""
 
+# Shapes: B rows read in parallel (the batch), N tokens per row, T steps (t: one window's), E embedding
+# width, H hidden width, V vocabulary.
+
 from __future__ import annotations
 
 import math
@@ -37,7 +40,7 @@ def encode_stream(texts: Sequence[str], vocab: Vocab) -> Tensor:
     ids = [i for t in texts for i in vocab.encode([*word_tokenize(clean_text(t)), EOS])]
     if not ids:
         raise ValueError("No texts to encode: the list is empty.")
-    return torch.tensor(ids, dtype=torch.long)
+    return torch.tensor(ids, dtype=torch.long)  # (B * N + remainder,): one stream, before batchify
 
 
 def batchify(stream: Tensor, batch_size: int) -> Tensor:
@@ -99,6 +102,7 @@ def window_loss(model: RNNLanguageModel, inputs: Tensor, targets: Tensor,
                 state: State | None) -> tuple[Tensor, State]:
     """Mean cross-entropy of the next-word predictions over a window, and the state at its end."""
     logits, state = model(inputs, state)  # (B, t, V)
+    # (B*t, V) logits against (B*t,) targets
     return nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten()), state
 
 

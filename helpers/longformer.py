@@ -6,6 +6,9 @@ block by block: queries in blocks of w/2, each block scoring only its own and it
 so no (T, T) matrix is ever built.
 """
 
+# Shapes: B batch, H heads, T tokens, D (Dh) per-head width, w the window, half = w/2 the block size,
+# n blocks, G global tokens.
+
 from __future__ import annotations
 
 import math
@@ -66,7 +69,7 @@ def sliding_window_attention(q: Tensor, k: Tensor, v: Tensor, window: int,
     half = window // 2
     n_blocks = math.ceil(T / half)
     pad = n_blocks * half - T
-    g = torch.as_tensor(list(global_tokens), dtype=torch.long, device=q.device)
+    g = torch.as_tensor(list(global_tokens), dtype=torch.long, device=q.device)  # (G,)
     q = q / math.sqrt(D)
 
     # The band: query block n against key blocks n-1, n, n+1; keep |i - j| <= half, real and non-global j.
@@ -74,8 +77,8 @@ def sliding_window_attention(q: Tensor, k: Tensor, v: Tensor, window: int,
     k_band = band_blocks(F.pad(k, (0, 0, 0, pad)), half)  # (..., n, 3 half, D)
     v_band = band_blocks(F.pad(v, (0, 0, 0, pad)), half)  # (..., n, 3 half, D)
     scores = q_blocks @ k_band.transpose(-1, -2)  # (..., n, half, 3 half)
-    a = torch.arange(half, device=q.device)
-    c = torch.arange(3 * half, device=q.device)
+    a = torch.arange(half, device=q.device)  # (half,): a query's offset in its block
+    c = torch.arange(3 * half, device=q.device)  # (3 half,): a key's offset in the band
     in_band = (c[None, :] >= a[:, None]) & (c[None, :] <= a[:, None] + 2 * half)  # (half, 3 half)
     key_position = (torch.arange(n_blocks, device=q.device)[:, None] - 1) * half + c  # (n, 3 half)
     real_key = (key_position >= 0) & (key_position < T) & ~torch.isin(key_position, g)  # (n, 3 half)
@@ -87,7 +90,7 @@ def sliding_window_attention(q: Tensor, k: Tensor, v: Tensor, window: int,
     probs = scores.softmax(dim=-1)
     out = probs[..., : 3 * half] @ v_band  # (..., n, half, D)
     if len(g):
-        out = out + probs[..., 3 * half:] @ v[..., g, :].unsqueeze(-3)
+        out = out + probs[..., 3 * half:] @ v[..., g, :].unsqueeze(-3)  # (..., n, half, G) @ (..., 1, G, D)
     out = out.flatten(-3, -2)[..., :T, :]  # (..., T, D)
 
     if len(g):  # global tokens' rows: full attention, O(G * T)
@@ -122,5 +125,5 @@ class SlidingWindowSelfAttention(nn.Module):
             qg = self.heads(self.query_global(x[:, g]))  # (B, H, G, Dh)
             kg, vg = self.heads(self.key_global(x)), self.heads(self.value_global(x))  # (B, H, T, Dh)
             scores = qg @ kg.transpose(-1, -2) / math.sqrt(qg.size(-1))  # (B, H, G, T)
-            out[:, :, g] = scores.softmax(dim=-1) @ vg
+            out[:, :, g] = scores.softmax(dim=-1) @ vg  # (B, H, G, Dh)
         return out.transpose(1, 2).flatten(-2)  # (B, T, d_model)

@@ -8,6 +8,8 @@
     train_lm           one loop for both objectives: AdamW, warmup then decay, one progress bar
 """
 
+# Shapes: B batch, T tokens per sequence (a block), N blocks, H hidden width, V vocabulary.
+
 from __future__ import annotations
 
 import random
@@ -53,9 +55,9 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, mask
     action = torch.rand(shape, generator=generator, device=draw).to(device)  # decides a chosen token's fate
     to_mask = chosen & (action < 0.8)
     to_random = chosen & (action >= 0.8) & (action < 0.9)
-    random_ids = torch.randint(vocab_size, shape, generator=generator, device=draw).to(device)
-    inputs = torch.where(to_mask, mask_token_id, torch.where(to_random, random_ids, input_ids))
-    labels = torch.where(chosen, input_ids, IGNORE)
+    random_ids = torch.randint(vocab_size, shape, generator=generator, device=draw).to(device)  # (B, T)
+    inputs = torch.where(to_mask, mask_token_id, torch.where(to_random, random_ids, input_ids))  # (B, T)
+    labels = torch.where(chosen, input_ids, IGNORE)  # (B, T): the original id where chosen, -100 elsewhere
     return inputs, labels
 
 
@@ -176,7 +178,7 @@ def lm_blocks(ids: Sequence[Sequence[int]], block_size: int, sep_id: int, cls_id
     n = len(stream) // width
     if n == 0:
         raise ValueError(f"The documents hold {len(stream)} tokens, fewer than one block of {width}.")
-    blocks = torch.tensor(stream[: n * width]).view(n, width)
+    blocks = torch.tensor(stream[: n * width]).view(n, width)  # (N, width)
     return blocks if cls_id is None else torch.cat([torch.full((n, 1), cls_id), blocks], dim=1)
 
 
@@ -205,8 +207,8 @@ def lm_loss(model: nn.Module, objective: str, batch: torch.Tensor, tokenizer=Non
         return nn.functional.cross_entropy(logits.flatten(0, 1),
                                            batch[:, 1:].flatten())  # ...is the next token
     if objective == "mlm":
-        special = special_tokens_mask(tokenizer, batch)
-        inputs, labels = mask_tokens(batch, special, tokenizer.mask_token_id, len(tokenizer),
+        special = special_tokens_mask(tokenizer, batch)  # (B, T)
+        inputs, labels = mask_tokens(batch, special, tokenizer.mask_token_id, len(tokenizer),  # (B, T) each
                                      generator=generator)
         return mlm_loss(model, inputs, labels)
     raise ValueError(f"Unknown objective {objective!r}: choose 'mlm' or 'causal'.")

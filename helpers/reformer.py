@@ -8,6 +8,9 @@ length), and a token attends to itself only when nothing else is available (Kita
 the computation of transformers' `LSHSelfAttention`, which the tests check it against.
 """
 
+# Shapes: B batch, H heads, T tokens, D per-head width, R (rounds) hash rounds, chunk the chunk size,
+# n_chunks = R T / chunk.
+
 from __future__ import annotations
 
 import math
@@ -36,7 +39,7 @@ def hash_buckets(x: Tensor, rotations: Tensor) -> Tensor:
     tensor([[[[0, 1, 2, 3]]]])
     """
     rotated = torch.einsum("bhtd,hdrk->bhrtk", x, rotations)  # (B, H, rounds, T, n_buckets / 2)
-    return torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)
+    return torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)  # (B, H, rounds, T)
 
 
 def sort_by_bucket(buckets: Tensor) -> Tensor:
@@ -51,7 +54,7 @@ def sort_by_bucket(buckets: Tensor) -> Tensor:
     n_buckets = int(buckets.max()) + 1
     round_offset = torch.arange(n_rounds, device=buckets.device)[:, None] * n_buckets  # (rounds, 1)
     key = (buckets + round_offset) * T + torch.arange(T, device=buckets.device)  # (B, H, rounds, T): unique
-    return key.flatten(-2).argsort(dim=-1)
+    return key.flatten(-2).argsort(dim=-1)  # (B, H, rounds * T)
 
 
 def with_previous_chunk(x: Tensor) -> Tensor:
@@ -70,7 +73,7 @@ def lsh_attention(qk: Tensor, v: Tensor, n_buckets: int, n_rounds: int, chunk_si
     if T % chunk_size:
         raise ValueError(f"Sequence length ({T}) must be a multiple of chunk_size ({chunk_size}): pad it.")
     if rotations is None:
-        rotations = random_rotations(H, D, n_rounds, n_buckets, generator).to(qk)
+        rotations = random_rotations(H, D, n_rounds, n_buckets, generator).to(qk)  # (H, D, R, n_buckets / 2)
     order = sort_by_bucket(hash_buckets(qk.detach(), rotations))  # (B, H, R T)
     position = order % T  # (B, H, R T): the token at each sorted slot
     n_chunks = n_rounds * T // chunk_size
@@ -78,7 +81,7 @@ def lsh_attention(qk: Tensor, v: Tensor, n_buckets: int, n_rounds: int, chunk_si
     def sorted_chunks(x: Tensor) -> Tensor:  # (B, H, T, D) -> (B, H, n_chunks, chunk, D)
         return x.gather(2, position[..., None].expand(-1, -1, -1, D)).unflatten(2, (n_chunks, chunk_size))
 
-    q = sorted_chunks(qk)
+    q = sorted_chunks(qk)  # (B, H, n_chunks, chunk, D)
     # Keys: the queries at unit length (transformers' RMS norm divided by sqrt(D), eps included).
     unit = qk * torch.rsqrt(qk.pow(2).mean(-1, keepdim=True) + 1e-6) / math.sqrt(D)  # (B, H, T, D)
     k = with_previous_chunk(sorted_chunks(unit))  # (B, H, n_chunks, 2 chunk, D)
@@ -106,6 +109,7 @@ def lsh_key_counts(buckets: Tensor, chunk_size: int) -> Tensor:
     """
     *lead, n_rounds, T = buckets.shape
     order = sort_by_bucket(buckets)  # (B, H, R T)
+    # (B, H, R T): where each (round, token) slot lands in the sorted order
     rank = torch.empty_like(order).scatter_(-1, order, torch.arange(order.size(-1)).expand_as(order))
     chunk = (rank // chunk_size).unflatten(-1, (n_rounds, T))  # (B, H, R, T): sorted chunk of each slot
     n_chunks = n_rounds * T // chunk_size
@@ -122,6 +126,7 @@ def bucket_recall(x: Tensor, n_buckets: int, n_rounds: int, k: int = 1,
     unit = torch.nn.functional.normalize(x, dim=-1)
     similarity = (unit @ unit.T).fill_diagonal_(-2.0)  # (T, T): never your own neighbour
     neighbours = similarity.topk(k, dim=-1).indices  # (T, k)
+    # (1, D, rounds, n_buckets / 2)
     rotations = random_rotations(1, x.size(-1), n_rounds, n_buckets, generator).to(x)
     buckets = hash_buckets(unit[None, None], rotations)[0, 0]  # (rounds, T)
     shared = buckets[:, neighbours] == buckets[:, :, None]  # (rounds, T, k)

@@ -1,6 +1,8 @@
 """Recurrent networks from scratch: RNN, LSTM and GRU cells in PyTorch's weight layout, the loop over
 time over padded batches, gradients through time, and gradient clipping."""
 
+# Shapes: B batch, T time steps, H hidden size, input the input size.
+
 from __future__ import annotations
 
 import math
@@ -68,7 +70,7 @@ class LSTMCell(Cell):
         i, f, g, o = (self.input_part(x) + self.hidden_part(h)).chunk(4, dim=-1)  # (B, H) each
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = f * c + i * g  # forget some old memory, write some new: no matrix multiply on this path
-        return o * torch.tanh(c), c
+        return o * torch.tanh(c), c  # (B, H) each
 
 
 class GRUCell(Cell):
@@ -82,7 +84,7 @@ class GRUCell(Cell):
         h_r, h_z, h_n = self.hidden_part(h).chunk(3, dim=-1)
         r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)  # r gates W_hn h + b_hn, bias included: PyTorch's (cuDNN's) variant
-        return (1 - z) * n + z * h
+        return (1 - z) * n + z * h  # (B, H)
 
 
 def hidden(state: State) -> Tensor:
@@ -106,6 +108,7 @@ def reverse_within_length(x: Tensor, lengths: Tensor) -> Tensor:
     """
     lengths = lengths.to(x.device)
     positions = torch.arange(x.size(1), device=x.device).expand(x.size(0), -1)  # (B, T)
+    # (B, T): where step t reads from
     index = torch.where(padding_mask(lengths, x.size(1)), lengths[:, None] - 1 - positions, positions)
     index = index.view(*index.shape, *(1,) * (x.dim() - 2)).expand_as(x)  # (B, T, ...) like x
     return x.gather(1, index)
@@ -122,7 +125,7 @@ def unroll(cell: Cell, x: Tensor, state: State | None = None,
     mask = None if lengths is None else padding_mask(lengths.to(x.device), x.size(1))  # (B, T)
     outputs = []
     for t in range(x.size(1)):
-        new = cell(x[:, t], state)
+        new = cell(x[:, t], state)  # (B, H), or an (h, c) pair of them
         if mask is not None:
             real = mask[:, t, None]  # (B, 1): is step t inside this sequence?
             new = _select(real, new, state)
@@ -198,8 +201,8 @@ class LastStateRegressor(nn.Module):
 def remember_first_batch(batch_size: int, steps: int,
                          generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """Random sequences (B, steps, 1) whose target is their first number: memory across every step."""
-    x = torch.randn(batch_size, steps, 1, generator=generator)
-    return x, x[:, 0, 0]
+    x = torch.randn(batch_size, steps, 1, generator=generator)  # (B, T, 1)
+    return x, x[:, 0, 0]  # targets (B,)
 
 
 def train_remember_first(clip_norm: float | None, radius: float = 1.5, lr: float = 0.1,

@@ -1,6 +1,9 @@
 """The Transformer from scratch: encoder and decoder layers (post-LN and pre-LN), the encoder-decoder for
 chapter 04's numbers task, and an encoder-only classifier for IMDB."""
 
+# Shapes: B batch, S source positions, T target (or review) positions, d_model model width, d_ff
+# feed-forward width, V target vocabulary.
+
 from __future__ import annotations
 
 import functools
@@ -58,10 +61,11 @@ class EncoderLayer(nn.Module):
                                                       nn.Dropout(dropout))
 
     def attend(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        return self.dropout1(self.self_attn(x, x, x, mask, need_weights=False)[0])
+        return self.dropout1(self.self_attn(x, x, x, mask, need_weights=False)[0])  # (B, T, d_model)
 
     def feed_forward(self, x: Tensor) -> Tensor:
         """The same two-layer network at every position: d_model -> d_ff -> d_model."""
+        # (B, T, d_model), via (B, T, d_ff)
         return self.dropout2(self.linear2(self.dropout(torch.relu(self.linear1(x)))))
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -92,13 +96,15 @@ class DecoderLayer(nn.Module):
                                                        nn.Dropout(dropout))
 
     def attend(self, x: Tensor, mask: Tensor) -> Tensor:
-        return self.dropout1(self.self_attn(x, x, x, mask, need_weights=False)[0])
+        return self.dropout1(self.self_attn(x, x, x, mask, need_weights=False)[0])  # (B, T, d_model)
 
     def cross_attend(self, x: Tensor, memory: Tensor, memory_mask: Tensor) -> Tensor:
         """Queries from the decoder, keys and values from the encoder: where the source is read."""
+        # (B, T, d_model): one read of the source per target position
         return self.dropout2(self.multihead_attn(x, memory, memory, memory_mask, need_weights=False)[0])
 
     def feed_forward(self, x: Tensor) -> Tensor:
+        # (B, T, d_model), via (B, T, d_ff)
         return self.dropout3(self.linear2(self.dropout(torch.relu(self.linear1(x)))))
 
     def forward(self, x: Tensor, memory: Tensor, mask: Tensor, memory_mask: Tensor) -> Tensor:
@@ -137,18 +143,18 @@ class Transformer(nn.Module):
     def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """The encoder's output (B, S, d_model) and padding mask (B, 1, 1, S) every decoder layer reuses."""
         mask = padding_mask(src_lengths.to(src.device), src.size(1))[:, None, None]  # (B, 1, 1, S)
-        x = self.dropout(self.positions(self.src_embed(src) * self.scale))
+        x = self.dropout(self.positions(self.src_embed(src) * self.scale))  # (B, S, d_model)
         for layer in self.encoder_layers:
             x = layer(x, mask)
         return self.encoder_norm(x), mask
 
     def decode(self, tgt_in: Tensor, memory: Tensor, memory_mask: Tensor) -> Tensor:
         """Logits (B, T, V) for every target position at once; the causal mask hides the future."""
-        mask = causal_mask(tgt_in.size(1), tgt_in.device)
-        x = self.dropout(self.positions(self.tgt_embed(tgt_in) * self.scale))
+        mask = causal_mask(tgt_in.size(1), tgt_in.device)  # (T, T), broadcast over batch and heads
+        x = self.dropout(self.positions(self.tgt_embed(tgt_in) * self.scale))  # (B, T, d_model)
         for layer in self.decoder_layers:
             x = layer(x, memory, mask, memory_mask)
-        return self.out(self.decoder_norm(x))
+        return self.out(self.decoder_norm(x))  # (B, T, V)
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor,
                 teacher_forcing: float = 1.0) -> Tensor:
@@ -160,11 +166,13 @@ class Transformer(nn.Module):
 
     def start(self, src: Tensor, src_lengths: Tensor) -> State:
         memory, mask = self.encode(src, src_lengths)
+        # prefix (B, 0): nothing decoded yet
         return {"memory": memory, "mask": mask, "prefix": src.new_zeros(src.size(0), 0)}
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """Logits for the token after `tokens`; the prefix is decoded again (no cache: outputs are short)."""
         prefix = torch.cat([state["prefix"], tokens[:, None]], dim=1)  # (B, t)
+        # (B, V): logits at the last position only
         return self.decode(prefix, state["memory"], state["mask"])[:, -1], {**state, "prefix": prefix}
 
 
@@ -188,7 +196,7 @@ class TransformerClassifier(nn.Module):
         """Logits (B, classes) for padded word ids (B, T)."""
         real = padding_mask(lengths.to(ids.device), ids.size(1))  # (B, T)
         mask = real[:, None, None]  # (B, 1, 1, T): every head and query ignores padded keys
-        x = self.dropout(self.positions(self.embedding(ids) * self.scale))
+        x = self.dropout(self.positions(self.embedding(ids) * self.scale))  # (B, T, d_model)
         for layer in self.layers:
             x = layer(x, mask)
         x = self.norm(x)  # (B, T, d_model)

@@ -8,6 +8,9 @@ the distance i - j between query and key (sinusoids of the distance, two learned
 absolute positions. transformers 5 no longer ships Transfo-XL; this is the model in a few dozen lines.
 """
 
+# Shapes: B batch, T segment length, M memory length, K = M + T keys, H heads, Dh = d_model / H per head
+# (d is d_model), V vocabulary, S segments; P positions in `sinusoid`, the period in `periodic_streams`.
+
 from __future__ import annotations
 
 import math
@@ -42,6 +45,7 @@ def rel_shift(x: Tensor) -> Tensor:
     """
     *lead, T, K = x.shape
     padded = torch.cat([x.new_zeros(*lead, T, 1), x], dim=-1)  # (..., T, K + 1)
+    # view as (..., K + 1, T), drop the first row, read (..., K, T) as (..., T, K)
     return padded.view(*lead, K + 1, T)[..., 1:, :].reshape(*lead, T, K)
 
 
@@ -78,7 +82,8 @@ class RelativeSelfAttention(nn.Module):
         r = self.heads(self.distance(sinusoid(distances, h.size(-1)).to(h)))  # (H, K, Dh)
         content = (q + self.content_bias) @ k.transpose(-1, -2)  # (B, H, T, K)
         position = rel_shift((q + self.position_bias) @ r.transpose(-1, -2))  # (B, H, T, K)
-        scores = (content + position) / math.sqrt(self.d_head)
+        scores = (content + position) / math.sqrt(self.d_head)  # (B, H, T, K)
+        # (T, K): key j lies after query i, which sits at key position M + i
         future = torch.arange(K, device=h.device)[None, :] > M + torch.arange(T, device=h.device)[:, None]
         weights = scores.masked_fill(future, float("-inf")).softmax(dim=-1)  # (B, H, T, K)
         return self.out((weights @ v).transpose(1, 2).flatten(-2))  # (B, T, d_model)
@@ -95,7 +100,7 @@ class XLLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, h: Tensor, memory: Tensor) -> Tensor:
-        h = self.norm1(h + self.dropout(self.attention(h, memory)))
+        h = self.norm1(h + self.dropout(self.attention(h, memory)))  # (B, T, d_model)
         return self.norm2(h + self.dropout(self.feed_forward(h)))
 
 
@@ -107,6 +112,7 @@ def update_memory(memory: Tensor, h: Tensor, mem_len: int) -> Tensor:
     [0.0, 1.0, 1.0, 1.0]
     """
     context = torch.cat([memory, h], dim=1)  # (B, M + T, d)
+    # (B, min(mem_len, M + T), d)
     return context[:, context.size(1) - min(mem_len, context.size(1)):].detach()
 
 
@@ -120,7 +126,7 @@ def segment_mask(seq_len: int, seg_len: int, mem_len: int) -> Tensor:
             [0, 1, 1, 0],
             [0, 1, 1, 1]], dtype=torch.int32)
     """
-    i, j = torch.arange(seq_len)[:, None], torch.arange(seq_len)[None, :]
+    i, j = torch.arange(seq_len)[:, None], torch.arange(seq_len)[None, :]  # (T, 1), (1, T)
     segment_start = i // seg_len * seg_len
     return (j <= i) & (j >= segment_start - mem_len)
 
@@ -148,13 +154,13 @@ class TransformerXL(nn.Module):
         for layer, past in zip(self.layers, memory):
             new_memory.append(update_memory(past, h, self.mem_len))  # what this layer saw: its input states
             h = layer(h, past)
-        return self.head(h), new_memory
+        return self.head(h), new_memory  # (B, T, V), and one (B, min(mem_len, M + T), d) per layer
 
     def read(self, segments: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Read segments (B, S, T) in order, carrying the memory; the last segment's logits and memory."""
         memory = None
         for s in range(segments.size(1)):
-            logits, memory = self(segments[:, s], memory)
+            logits, memory = self(segments[:, s], memory)  # logits (B, T, V)
         return logits, memory
 
 
@@ -165,7 +171,7 @@ def context_reach(model: TransformerXL, segments: Tensor) -> Tensor:
     Nonzero entries show how far back the model can see at all through its memories.
     """
     model.eval()
-    stream = segments.flatten()
+    stream = segments.flatten()  # (S * T,)
     with torch.no_grad():
         reference = model.read(segments)[0][0, -1]  # (V,)
         changes = torch.zeros(len(stream))
@@ -173,7 +179,7 @@ def context_reach(model: TransformerXL, segments: Tensor) -> Tensor:
             edited = stream.clone()
             p = len(stream) - 1 - d
             edited[p] = (edited[p] + 1) % model.embed.num_embeddings
-            logits = model.read(edited.view_as(segments))[0][0, -1]
+            logits = model.read(edited.view_as(segments))[0][0, -1]  # (V,)
             changes[d] = (logits - reference).abs().max()
     return changes
 
@@ -210,7 +216,7 @@ def train_periodic(model: TransformerXL, steps: int, batch_size: int = 32, n_seg
         inputs, targets = _inputs_and_targets(stream, n_segments)  # (B, S, T) each
         memory, total = None, 0.0
         for s in range(n_segments):
-            logits, memory = model(inputs[:, s], memory)
+            logits, memory = model(inputs[:, s], memory)  # logits (B, T, V)
             loss = nn.functional.cross_entropy(logits.flatten(0, 1), targets[:, s].flatten())
             optimizer.zero_grad()
             loss.backward()  # this segment only: the memory it read is a constant
@@ -227,7 +233,7 @@ def periodic_accuracy(model: TransformerXL, n_streams: int = 256, n_segments: in
     generator = torch.Generator().manual_seed(seed)
     vocab_size = model.embed.num_embeddings
     stream = periodic_streams(n_streams, n_segments * seg_len + 1, period, vocab_size, generator)
-    inputs, targets = _inputs_and_targets(stream, n_segments)
+    inputs, targets = _inputs_and_targets(stream, n_segments)  # (B, S, T) each
     predictable = (torch.arange(1, n_segments * seg_len + 1) >= period).view(n_segments, seg_len)  # (S, T)
     model.eval()
     memory, correct = None, 0
