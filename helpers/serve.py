@@ -233,7 +233,8 @@ def create_app(predictor, limits: Limits = Limits(), batching: bool = True, max_
         yield
         await batcher.stop()
 
-    app = FastAPI(title="Sentiment service", lifespan=lifespan,
+    # No /docs or /redoc: their pages load Swagger and ReDoc from a CDN, blank offline; /openapi.json stays.
+    app = FastAPI(title="Sentiment service", lifespan=lifespan, docs_url=None, redoc_url=None,
                   summary="Label and probability for each review: the course's fine-tuned classifier.")
     app.state.batcher, app.state.limits = batcher, limits
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)

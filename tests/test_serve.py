@@ -89,6 +89,9 @@ def test_the_page_shows_a_prediction_in_a_browser(server, predictor_dir):
                          capture_output=True, text=True, timeout=120).stdout
     expected = SentimentPredictor.load(predictor_dir).predict([review])[0]
     assert f'id="label">{expected.label} (' in dom and "% sure)" in dom
+    assert ('id="unsure"' in dom) == (expected.probability < 0.6), "a near coin flip is called unsure"
+    assert 'maxlength="300"' in dom, "the text box takes the server's own limit (--max-chars 300)"
+    assert "disabled" not in dom.split('id="submit"')[1].split(">")[0], "the button is back once answered"
 
 
 def test_the_micro_batcher_answers_each_request_with_its_own_share():
@@ -184,3 +187,12 @@ def test_texts_the_model_cannot_read_get_a_422_before_the_batcher(text, message)
         body = '{"texts": ["fine", %s]}' % json.dumps(text)
         response = client.post("/predict", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422 and message in response.json()["detail"]
+
+
+def test_no_page_that_needs_a_cdn_and_the_api_description_stays():
+    from fastapi.testclient import TestClient
+
+    with TestClient(serve.create_app(EchoPredictor())) as client:
+        assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
+        assert client.get("/openapi.json").json()["info"]["title"] == "Sentiment service"
+        assert "in English" in client.get("/").text
