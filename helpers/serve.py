@@ -33,10 +33,12 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import torch
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, StrictStr
+from torch import nn
 
 from helpers.sentiment import SentimentPredictor, unreadable
 
@@ -283,11 +285,31 @@ def create_app(predictor, limits: Limits = Limits(), batching: bool = True, max_
 # --- Running it: the command line, a server in a subprocess, a load test --------------------------
 
 
+class OneTextAtATime(nn.Module):
+    """Run `model` on each text of a batch alone, without its padding.
+
+    Dynamic int8 measures each input's scale over the whole tensor it is given: in a batch, one user's answer
+    would depend on what others sent at the same moment (and on their padding). Alone, it cannot.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        rows = []
+        for ids, mask in zip(input_ids, attention_mask):  # ids: (T,)
+            n = int(mask.sum())
+            rows.append(self.model(ids[None, :n], mask[None, :n]))  # (1, classes)
+        return torch.cat(rows)  # (B, classes)
+
+
 def quantize_int8(predictor: SentimentPredictor) -> SentimentPredictor:
-    """The predictor with its Linear layers quantized to int8 (chapter 09's `deploy.quantize_dynamic`)."""
+    """The predictor with its Linear layers quantized to int8 (chapter 09's `deploy.quantize_dynamic`), each
+    text run alone so that its answer does not depend on its batch neighbours."""
     from helpers import deploy
 
-    predictor.classifier.model = deploy.quantize_dynamic(predictor.classifier.model)
+    predictor.classifier.model = OneTextAtATime(deploy.quantize_dynamic(predictor.classifier.model))
     return predictor
 
 
