@@ -51,6 +51,7 @@ class Limits:
     max_chars: int = 20_000  # characters per text (IMDB's longest review has about 14,000)
     max_body_bytes: int = 1_000_000  # the request body, checked before it is parsed
     max_waiting: int = 256  # requests queued for the model; beyond that: 503, try again later
+    body_seconds: int = 10  # to send the body once the headers are in; a slower client gets 408
 
     def __post_init__(self):
         bad = [f"{k}={v}" for k, v in vars(self).items() if not (isinstance(v, int) and v > 0)]
@@ -178,8 +179,8 @@ class MicroBatcher:
 class BodyLimit:
     """ASGI middleware: refuse a body over `max_bytes` with 413, whether it declares its length or streams."""
 
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app, max_bytes: int, seconds: float = 10.0):
+        self.app, self.max_bytes, self.seconds = app, max_bytes, seconds
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -191,7 +192,11 @@ class BodyLimit:
 
         async def limited_receive():
             nonlocal seen
-            message = await receive()
+            try:  # a client that trickles its body (or stops) must not hold a connection forever
+                message = await asyncio.wait_for(receive(), self.seconds)
+            except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
+                raise HTTPException(408, f"The request body did not arrive within {self.seconds:g} s: "
+                                         "send it at once.") from None
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:  # a streamed (chunked) body that never declared its length
                 raise HTTPException(413, self._message(seen, "at least "))
@@ -239,7 +244,7 @@ def create_app(predictor, limits: Limits = Limits(), batching: bool = True, max_
     app = FastAPI(title="Sentiment service", lifespan=lifespan, docs_url=None, redoc_url=None,
                   summary="Label and probability for each review: the course's fine-tuned classifier.")
     app.state.batcher, app.state.limits = batcher, limits
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, seconds=limits.body_seconds)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -361,7 +366,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                      args.max_batch, args.max_wait_ms, description=name)
     print(f"Serving {name} on http://{args.host}:{args.port} (batching {'on' if args.batching else 'off'})",
           flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # Idle keep-alive connections close after 5 s (the body has Limits.body_seconds); uvicorn has no
+    # timeout for headers, so run it behind a proxy that has one when it faces the internet.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -205,3 +205,26 @@ def test_int8_answers_do_not_depend_on_batch_neighbours(predictor_dir):
     alone = predictor.predict_proba([REVIEWS[2]], progress=False)
     beside = predictor.predict_proba([REVIEWS[0], REVIEWS[2], "x " * 25], progress=False)
     np.testing.assert_array_equal(beside[1], alone[0])  # batched dynamic int8 moved it by 0.0017
+
+
+def test_a_body_that_never_arrives_gets_a_408_not_a_held_connection():
+    app = serve.create_app(EchoPredictor(), limits=serve.Limits(body_seconds=1))
+    sent = []
+
+    async def never():
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        sent.append(message)
+
+    async def scenario():
+        scope = {"type": "http", "method": "POST", "path": "/predict", "raw_path": b"/predict",
+                 "query_string": b"", "headers": [(b"content-type", b"application/json")],
+                 "http_version": "1.1", "scheme": "http", "server": ("127.0.0.1", 80), "client": None,
+                 "root_path": "", "app": app}
+        await asyncio.wait_for(app(scope, never, send), 30)
+
+    asyncio.run(scenario())
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 408 and b"did not arrive within 1 s" in body
