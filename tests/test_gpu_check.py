@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 
@@ -48,3 +49,14 @@ def test_the_dry_run_writes_the_table(tmp_path):
     assert rows[0][1].startswith("passed (4 skipped") and rows[1][1] == "passed"
     assert all(row[3] == "n/a |" and float(row[2]) >= 0 for row in rows)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu.md"]  # nothing half-written left behind
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source, status", [("raise ValueError('boom\\nmore')", "failed: ValueError: boom"),
+                                            ("import time\ntime.sleep(60)", "timed out after 3 s")])
+def test_a_failed_or_cut_off_notebook_gives_its_first_error_line_and_still_its_peak(tmp_path, source, status):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nbformat.write(notebook, tmp_path / "99_broken.ipynb")
+    row = gpu_check().run_notebook(tmp_path / "99_broken.ipynb", timeout=3, folder=tmp_path)
+    assert row.status == status
+    assert (tmp_path / "99_broken.peak.json").exists()  # the peak's cell ran after the failure
