@@ -339,6 +339,7 @@ def fgm_perturbation(model: SentimentClassifier, epsilon: float):
                 weight.sub_(delta)
 
 
+@training.oom_advice("batch_size (raise accumulation to keep the step's size) or max_len")
 def fit(model: SentimentClassifier, train_batches: Collection[Batch], val_batches: Iterable[Batch],
         config: FinetuneConfig, device: torch.device | None = None, progress: bool = True) -> History:
     """Fine-tune `model` with AdamW, warmup then decay, clipping; validate after each epoch, keep the best.

@@ -6,6 +6,7 @@
     optimizer_step             zero the gradients, backward through the scaler, clip, step, schedule
     BestWeights                remember the weights of the best validation score; put them back at the end
     progress_bar               one tqdm bar per run, kept when it closes (summaries are printed after it)
+    oom_advice                 a GPU out-of-memory error again, saying which settings of the profile to lower
     fit                        train a classifier, validate after each epoch, keep the best epoch
     TrainedClassifier          what training a classifier returns: the model and the text pipeline feeding it
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -178,6 +179,26 @@ def progress_bar(total: int | None, desc: str | None, unit: str = "it", progress
     return tqdm(total=total, desc=desc, unit=unit, leave=True, disable=not progress)
 
 
+
+def oom_message(lower: str, profile: str) -> str:
+    """What to do when training runs out of GPU memory: the settings to `lower`, in the profile in use.
+
+    >>> print(oom_message("batch_size or max_len", "full"))  # doctest: +ELLIPSIS
+    The GPU ran out of memory while training in the 'full' profile. Lower batch_size or max_len: ...
+    """
+    return (f"The GPU ran out of memory while training in the {profile!r} profile. Lower {lower}: in the "
+            f"profile or config you pass (e.g. dataclasses.replace(profile, batch_size=16)), or choose a smaller "
+            f"profile (COURSE_PROFILE=cpu); then restart the kernel, which frees the memory this run still holds.")
+
+
+@contextlib.contextmanager
+def oom_advice(lower: str) -> Iterator[None]:
+    """Re-raise `torch.OutOfMemoryError` with `oom_message` before PyTorch's own; also a decorator."""
+    try:
+        yield
+    except torch.OutOfMemoryError as error:
+        raise torch.OutOfMemoryError(f"{oom_message(lower, config.get_profile().name)}\n\n{error}") from error
+
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Iterable[Batch],
              device: torch.device | None = None) -> dict[str, float]:
@@ -254,6 +275,7 @@ def format_history(history: list[dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+@oom_advice("batch_size or max_len (and the vocabulary or model sizes)")
 def fit(
     model: nn.Module,
     train_batches: Iterable[Batch],

@@ -8,6 +8,7 @@ import urllib.request
 
 import huggingface_hub.constants
 import pytest
+import torch
 
 from helpers import hub
 
@@ -127,3 +128,13 @@ def hub_server(monkeypatch, tmp_path):
         server.stop.set()
         server.shutdown()
         server.server_close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `cuda` skip on a machine without a CUDA GPU (tools/gpu_check.py runs them on one)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (run tools/gpu_check.py on one)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
