@@ -187,8 +187,9 @@ def oom_message(lower: str, profile: str) -> str:
     The GPU ran out of memory while training in the 'full' profile. Lower batch_size or max_len: ...
     """
     return (f"The GPU ran out of memory while training in the {profile!r} profile. Lower {lower}: in the "
-            f"profile or config you pass (e.g. dataclasses.replace(profile, batch_size=16)), or choose a smaller "
-            f"profile (COURSE_PROFILE=cpu); then restart the kernel, which frees the memory this run still holds.")
+            f"profile or config you pass (e.g. dataclasses.replace(profile, batch_size=16)), or choose a "
+            f"smaller profile (COURSE_PROFILE=cpu); then restart the kernel, which frees the memory this run "
+            f"still holds.")
 
 
 @contextlib.contextmanager
