@@ -43,8 +43,8 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import (AutoConfig, AutoModel, AutoTokenizer, DataCollatorWithPadding, PrinterCallback,
-                          Trainer, TrainerCallback, TrainingArguments, get_scheduler)
+from transformers import (AutoConfig, AutoModel, AutoTokenizer, DataCollatorWithPadding, EvalPrediction,
+                          PrinterCallback, Trainer, TrainerCallback, TrainingArguments, get_scheduler)
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from helpers import config as course_config
@@ -670,11 +670,30 @@ class TrainerProgress(TrainerCallback):
         self.bar.close()
 
 
-def training_arguments(config: FinetuneConfig, output_dir: str | os.PathLike, logging_steps: int = 50
-                       ) -> TrainingArguments:
-    """`FinetuneConfig` in the Trainer's words: the same optimizer, schedule, clipping, batches and seed."""
+def trainer_dataset(classifier: FineTuned, reviews: Dataset) -> Dataset:
+    """Reviews as the Trainer reads them: token ids exactly as `classifier` makes them, and their labels."""
+    return Dataset.from_dict({"input_ids": classifier.inputs(list(reviews["text"])),
+                              "label": list(reviews["label"])})
+
+
+def accuracy(prediction: EvalPrediction) -> dict[str, float]:
+    """The Trainer's `compute_metrics`: the share of reviews whose highest logit is their label's.
+
+    >>> import numpy as np
+    >>> accuracy(EvalPrediction(predictions=np.array([[0.2, 0.8], [0.9, 0.1]]), label_ids=np.array([1, 1])))
+    {'accuracy': 0.5}
+    """
+    return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
+
+
+def training_arguments(config: FinetuneConfig, output_dir: str | os.PathLike, logging_steps: int = 50,
+                       **overrides) -> TrainingArguments:
+    """`FinetuneConfig` in the Trainer's words: the same optimizer, schedule, clipping, batches and seed.
+
+    `overrides` are TrainingArguments fields set over these (`train_sentiment` adds what torchrun needs).
+    """
     precision = training.resolve_precision(config.precision, course_config.get_device())
-    return TrainingArguments(
+    arguments = dict(
         output_dir=str(output_dir), learning_rate=config.lr, num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
         warmup_steps=config.warmup, lr_scheduler_type=config.schedule, weight_decay=config.weight_decay,
@@ -686,6 +705,7 @@ def training_arguments(config: FinetuneConfig, output_dir: str | os.PathLike, lo
         report_to="none", disable_tqdm=True,  # TrainerProgress draws the one bar
         dataloader_pin_memory=torch.cuda.is_available(),  # pinned memory only helps copies to a GPU
     )
+    return TrainingArguments(**arguments | overrides)
 
 
 def trainer_fit(model: SentimentClassifier, tokenizer, train: Dataset, val: Dataset, config: FinetuneConfig,
@@ -696,16 +716,10 @@ def trainer_fit(model: SentimentClassifier, tokenizer, train: Dataset, val: Data
     Trainer's log as a `History`: loss and learning rate every `logging_steps` steps, accuracy every epoch.
     """
     framed = FineTuned(model, tokenizer, config, History(), 0.0, "")
-
-    def as_dataset(ds: Dataset) -> Dataset:
-        return Dataset.from_dict({"input_ids": framed.inputs(list(ds["text"])), "label": list(ds["label"])})
-
-    def accuracy(prediction) -> dict[str, float]:
-        return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
-
     with tempfile.TemporaryDirectory() as output_dir:  # save_strategy="no": nothing is kept there
         trainer = Trainer(model=WithLoss(model), args=training_arguments(config, output_dir, logging_steps),
-                          train_dataset=as_dataset(train), eval_dataset=as_dataset(val),
+                          train_dataset=trainer_dataset(framed, train),
+                          eval_dataset=trainer_dataset(framed, val),
                           data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
         trainer.remove_callback(PrinterCallback)
         if progress:

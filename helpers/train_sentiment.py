@@ -6,7 +6,8 @@
 It uses Hugging Face's `Trainer`, which wraps the model in DistributedDataParallel when `torchrun` starts it:
 each process trains on its share of every batch (gloo on CPU, nccl on GPU) and the gradients are averaged.
 `--batch-size` is per process, so N processes take N times larger steps; the summary line says so.
-The model is chapter 06's `finetune.SentimentClassifier`, tokenized and truncated exactly as `finetune` does;
+The model is chapter 06's `finetune.SentimentClassifier`, tokenized and truncated exactly as `finetune` does,
+and the Trainer gets chapter 06's settings (`finetune.training_arguments`) plus what several processes need;
 rank 0 writes it as a `SentimentPredictor` folder (see helpers.sentiment) and prints one JSON line.
 """
 
@@ -22,10 +23,7 @@ import tempfile
 import time
 from typing import NoReturn
 
-import numpy as np
 import torch
-from datasets import Dataset
-from torch import nn
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 from transformers.utils import logging as hf_logging
 
@@ -78,36 +76,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-class WithLoss(nn.Module):
-    """The classifier as the Trainer wants: labels in, {"loss", "logits"} out (a plain mean cross-entropy)."""
+def training_arguments(settings: finetune.FinetuneConfig, epochs: float, output_dir: str,
+                       logging_steps: int) -> TrainingArguments:
+    """Chapter 06's `finetune.training_arguments` for `settings`, and what one process among several needs.
 
-    def __init__(self, classifier: finetune.SentimentClassifier):
-        super().__init__()
-        self.classifier = classifier
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> dict:
-        logits = self.classifier(input_ids, attention_mask)  # (B, classes)
-        return {"loss": nn.functional.cross_entropy(logits, labels), "logits": logits}
-
-
-def tokenized(classifier: finetune.FineTuned, ds: Dataset) -> Dataset:
-    """Token ids exactly as the predictor will make them later (head+tail, [CLS], [SEP]) and labels."""
-    return Dataset.from_dict({"input_ids": classifier.inputs(list(ds["text"])), "labels": list(ds["label"])})
-
-
-def training_arguments(args: argparse.Namespace, epochs: float, output_dir: str) -> TrainingArguments:
-    """The Trainer's settings; under torchrun it finds the other processes through the environment."""
+    Under torchrun the Trainer finds the other processes through the environment.
+    """
     cuda = torch.cuda.is_available()
-    precision = training.choose_precision(config.get_device())
     distributed = int(os.environ.get("WORLD_SIZE", 1)) > 1  # set by torchrun
-    return TrainingArguments(
-        output_dir=output_dir, per_device_train_batch_size=args.batch_size, per_device_eval_batch_size=64,
-        num_train_epochs=epochs, learning_rate=args.lr, warmup_steps=args.warmup, lr_scheduler_type="linear",
-        weight_decay=0.01, max_grad_norm=1.0, seed=args.seed, data_seed=args.seed,
-        logging_steps=args.logging_steps, save_strategy="no", report_to="none", disable_tqdm=True,
-        use_cpu=not cuda,
+    # A T4 reports bf16 "supported" but emulates it: choose_precision picks fp16 there.
+    precision = training.choose_precision(config.get_device())
+    return finetune.training_arguments(
+        dataclasses.replace(settings, precision=precision), output_dir, logging_steps,
+        num_train_epochs=epochs,  # --epochs may be a fraction
+        data_seed=settings.seed, use_cpu=not cuda,  # the batch order follows --seed alone, on every process
         ddp_backend=("nccl" if cuda else "gloo") if distributed else None, ddp_find_unused_parameters=False,
-        bf16=precision == "bf16", fp16=precision == "fp16",  # a T4 reports bf16 "supported" but emulates it
+        # The predictor's recipe: batches in random order (not grouped by length), validation scored once
+        # at the end.
+        train_sampling_strategy="random", eval_strategy="no",
         # The Trainer's default (True) multiplies the loss by the number of processes, to undo a division by
         # the tokens of all processes that token-level losses make. A classifier's loss is a plain mean per
         # process: with a model whose forward takes **kwargs (BertForSequenceClassification) the default
@@ -115,11 +101,6 @@ def training_arguments(args: argparse.Namespace, epochs: float, output_dir: str)
         # whatever the model.
         average_tokens_across_devices=False,
     )
-
-
-def accuracy(prediction) -> dict[str, float]:
-    """The Trainer's compute_metrics: accuracy of the argmax class."""
-    return {"accuracy": float((np.argmax(prediction.predictions, -1) == prediction.label_ids).mean())}
 
 
 def recipe(args: argparse.Namespace, profile: config.Profile) -> finetune.FinetuneConfig:
@@ -139,7 +120,6 @@ def main(argv: list[str] | None = None) -> dict:
     n_train = args.n_train or profile.pipeline_n_train
     settings = recipe(args, profile)
     max_len, epochs = settings.max_len, args.epochs if args.epochs is not None else settings.epochs
-    args.batch_size, args.lr = settings.batch_size, settings.lr  # what the Trainer and the summary read
     dsd = data.load_imdb(args.imdb, seed=args.seed)  # test stays untouched: selection is on validation
     train, val = data.train_val_split(dsd["train"], 0.1, seed=args.seed)
     train, val = data.subsample(train, n_train, args.seed), data.subsample(val, args.n_val, args.seed)
@@ -152,9 +132,11 @@ def main(argv: list[str] | None = None) -> dict:
         model.encoder.pooler.requires_grad_(False)
     hf_logging.set_verbosity_error()  # the Trainer's start-up notes; the summary line below says what ran
     with tempfile.TemporaryDirectory() as scratch:
-        trainer = Trainer(model=WithLoss(model), args=training_arguments(args, epochs, scratch),
-                          train_dataset=tokenized(classifier, train), eval_dataset=tokenized(classifier, val),
-                          data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
+        trainer = Trainer(model=finetune.WithLoss(model),
+                          args=training_arguments(settings, epochs, scratch, args.logging_steps),
+                          train_dataset=finetune.trainer_dataset(classifier, train),
+                          eval_dataset=finetune.trainer_dataset(classifier, val),
+                          data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=finetune.accuracy)
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
@@ -163,13 +145,13 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {"out": str(args.out), "processes": world,
                "backend": trainer.args.ddp_backend if world > 1 else None,
                "n_train": len(train), "n_val": len(val), "max_len": max_len, "epochs": epochs,
-               "global_batch": args.batch_size * world, "steps": trainer.state.global_step,
+               "global_batch": settings.batch_size * world, "steps": trainer.state.global_step,
                "train_seconds": round(seconds, 1), "val_accuracy": scores["eval_accuracy"],
                "val_loss": scores["eval_loss"],
                "losses": [{"step": r["step"], "loss": r["loss"], "grad_norm": r.get("grad_norm")}
                           for r in losses]}
     if rank == 0:
-        classifier.model = trainer.accelerator.unwrap_model(trainer.model).classifier.eval()
+        classifier.model = trainer.accelerator.unwrap_model(trainer.model).model.eval()
         classifier.train_seconds = seconds
         SentimentPredictor(classifier).save(args.out)
         print(json.dumps(summary), flush=True)

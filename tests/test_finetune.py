@@ -1,4 +1,5 @@
 import dataclasses
+import doctest
 import math
 import random
 import signal
@@ -318,6 +319,33 @@ def test_the_benchmark_scores_its_own_fixed_test_sample(monkeypatch, checkpoint)
     assert trained.train_seconds >= sum(e["seconds"] for e in trained.history.epochs), "every epoch's time"
     assert row["params"]["pooling"] == "mean" and row["params"]["truncation"] == "head+tail"
     assert "fine-tuned" in row["description"]
+
+
+def test_doctests():
+    assert doctest.testmod(finetune).failed == 0
+
+
+def test_the_trainer_gets_the_settings_it_always_got(tmp_path, monkeypatch):
+    # Recorded before train_sentiment shared this function (issue 22), on a CPU: chapter 06's run as it was.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    config = finetune.FinetuneConfig(lr=3e-4, epochs=2, batch_size=8, eval_batch_size=32, warmup=0.2,
+                                     schedule="cosine", weight_decay=0.05, clip_norm=None, seed=7,
+                                     accumulation=2, precision="bf16")
+    recorded = {"learning_rate": 3e-4, "lr_scheduler_type": "cosine", "warmup_steps": 0.2,
+                "weight_decay": 0.05, "max_grad_norm": 0.0, "per_device_train_batch_size": 8,
+                "per_device_eval_batch_size": 32, "num_train_epochs": 2, "gradient_accumulation_steps": 2,
+                "seed": 7, "data_seed": None, "bf16": True, "fp16": False, "use_cpu": True,
+                "train_sampling_strategy": "group_by_length", "eval_strategy": "epoch", "logging_steps": 5,
+                "ddp_backend": None, "average_tokens_across_devices": True}
+    args = finetune.training_arguments(config, tmp_path, logging_steps=5)
+    assert {name: getattr(args, name) for name in recorded} == recorded
+
+
+def test_overrides_replace_the_trainers_settings_and_misspelt_ones_are_refused(tmp_path):
+    args = finetune.training_arguments(TOY, tmp_path, eval_strategy="no", data_seed=3)
+    assert (args.eval_strategy, args.data_seed, args.learning_rate) == ("no", 3, TOY.lr)
+    with pytest.raises(TypeError, match="eval_stratgy"):
+        finetune.training_arguments(TOY, tmp_path, eval_stratgy="no")
 
 
 def test_the_trainer_gets_the_switches_chapter_08_added(tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from helpers import config, ensemble, train_sentiment
 from helpers.sentiment import SentimentPredictor
@@ -158,3 +159,47 @@ def test_the_command_trains_chapter_08s_recipe_unless_told_otherwise(tmp_path):
     args = train_sentiment.parse_args(["--out", str(tmp_path / "model"), "--lr", "2e-5", "--max-len", "64"])
     chosen = train_sentiment.recipe(args, profile)
     assert (chosen.lr, chosen.max_len, chosen.pooling) == (2e-5, 64, "mean")
+
+
+class Stopped(Exception):
+    """Raised by the stand-in Trainer once it has seen its arguments: nothing is trained."""
+
+
+def trainer_arguments(argv: list[str], tmp_path: Path, monkeypatch):
+    """The TrainingArguments `main` hands the Trainer for `argv` on a CPU (a tiny model; nothing trains)."""
+    seen = {}
+
+    def trainer(*, args, **kwargs):
+        seen["args"] = args
+        raise Stopped
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the values below are a CPU's
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(train_sentiment, "Trainer", trainer)
+    tiny = tiny_finetuned()
+    monkeypatch.setattr(train_sentiment.finetune, "build_classifier",
+                        lambda *a, **k: (tiny.tokenizer, tiny.model))
+    with pytest.raises(Stopped):
+        train_sentiment.main([*argv, "--n-train", "8", "--n-val", "4", "--out", str(tmp_path / "model")])
+    return seen["args"]
+
+
+# Recorded from the command before it took chapter 06's finetune.training_arguments (issue 22): sharing the
+# settings must leave the served predictor's training as it was.
+BEFORE = {"learning_rate": 1e-3, "lr_scheduler_type": "linear", "warmup_steps": 0.0, "weight_decay": 0.01,
+          "max_grad_norm": 1.0, "per_device_train_batch_size": 2, "per_device_eval_batch_size": 64,
+          "num_train_epochs": 2.0, "gradient_accumulation_steps": 1, "seed": 0, "data_seed": 0, "bf16": False,
+          "fp16": False, "use_cpu": True, "train_sampling_strategy": "random", "eval_strategy": "no",
+          "logging_steps": 1, "ddp_backend": None, "ddp_find_unused_parameters": False,
+          "average_tokens_across_devices": False}
+
+
+@pytest.mark.parametrize("argv, recorded", [
+    (SMOKE + ["--batch-size", "2"], BEFORE),
+    (["--profile", "smoke", "--epochs", "1.5", "--seed", "3", "--warmup", "0.2"],
+     {**BEFORE, "learning_rate": 1e-4, "warmup_steps": 0.2, "per_device_train_batch_size": 16,
+      "num_train_epochs": 1.5, "seed": 3, "data_seed": 3, "logging_steps": 50}),
+])
+def test_the_trainer_gets_the_settings_the_command_always_gave_it(argv, recorded, tmp_path, monkeypatch):
+    args = trainer_arguments(argv, tmp_path, monkeypatch)
+    assert {name: getattr(args, name) for name in recorded} == recorded
