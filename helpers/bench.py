@@ -144,9 +144,6 @@ def _bench_seq2seq(profile: Profile, seed: int) -> list[dict]:
 
 # --- Chapter 05: the Transformer encoder as an IMDB classifier ----------------------------------------------
 
-TRANSFORMER_WARMUP = 0.05  # chosen on validation with the skip-gram start (see RESULTS.md)
-
-
 @register("transformer_encoder", "Transformer encoder from scratch (pre-LN), mean+max pooling, first+last "
           "words of each review; embeddings from skip-gram, learning rate warmed up and decayed")
 def _bench_transformer_encoder(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
@@ -155,16 +152,15 @@ def _bench_transformer_encoder(train: Dataset, val: Dataset, test: Dataset, prof
     vectors = classifiers.pretrain_vectors(train["text"], vocab, profile.transformer_dim, profile.sgns_epochs)
     pretrain_seconds = time.perf_counter() - start
     trained = transformer.train_classifier(train, val, profile, vectors=vectors, vocab=vocab,
-                                           warmup=TRANSFORMER_WARMUP)
+                                           warmup=True)
     row = _classifier_row(trained, test, init="skip-gram", pretrain_seconds=round(pretrain_seconds, 1),
-                          warmup=TRANSFORMER_WARMUP)
+                          warmup=profile.transformer_optim.warmup)
     # The time to train it from nothing: the skip-gram vectors included.
     return row | {"train_seconds": trained.train_seconds + pretrain_seconds}
 
 # --- Chapter 06: a pre-trained encoder fine-tuned (all-MiniLM-L6-v2 offline, bert-base-uncased in `full`) --
 
-FINETUNE_CONFIG = finetune.FinetuneConfig(lr=1e-4, epochs=1, batch_size=16, truncation="head+tail",
-                                          pooling="mean", warmup=0.1)
+FINETUNE_CONFIG = finetune.FinetuneConfig(epochs=1, batch_size=16, truncation="head+tail", pooling="mean")
 
 
 def checkpoint_name(name: str) -> str:
@@ -179,8 +175,8 @@ def checkpoint_name(name: str) -> str:
           "pre-trained encoder fine-tuned end to end: mean pooling, head+tail truncation")
 def _bench_finetune_pretrained(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
     """Chapter 06's fine-tuning at the profile's sizes, scored once on a fixed, seeded sample of test."""
-    settings = dataclasses.replace(FINETUNE_CONFIG, epochs=profile.finetune_epochs, lr=profile.finetune_lr,
-                                   max_len=profile.bench_finetune_max_len)
+    settings = dataclasses.replace(FINETUNE_CONFIG, **dataclasses.asdict(profile.finetune_optim),
+                                   epochs=profile.finetune_epochs, max_len=profile.bench_finetune_max_len)
     train = data.subsample(train, profile.bench_finetune_n_train, seed=0)
     val = data.subsample(val, profile.bench_finetune_n_val, seed=0)
     test = data.subsample(test, profile.bench_finetune_n_test, seed=0)

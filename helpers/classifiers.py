@@ -14,7 +14,7 @@ from helpers import embeddings, training
 from helpers.batching import (Batch, Example, bag_collate, head_and_tail, make_loader, max_pool, mean_pool,
                               pad_collate, padding_mask)
 from helpers.checks import check_sizes, check_texts
-from helpers.config import Profile, get_device
+from helpers.config import OptimizerSettings, Profile, get_device
 from helpers.rnn import reverse_within_length
 from helpers.tokenization import Vocab, clean_text, word_tokenize
 
@@ -116,15 +116,16 @@ class BiLSTMClassifier(nn.Module):
 
 def _train(model: nn.Module, encode: Callable[[Sequence[str]], list[list[int]]],
            collate: Callable[[list[Example]], Batch], vocab: Vocab, train: Dataset,
-           val: Dataset, epochs: int, lr: float, batch_size: int, clip_norm: float | None = None,
+           val: Dataset, epochs: int, optim: OptimizerSettings, batch_size: int,
            progress: bool = True, desc: str = "training") -> training.TrainedClassifier:
     """Encode both splits, fit with validation-based epoch selection, and wrap the result."""
     start = time.perf_counter()
     train_batches = make_loader(encode(train["text"]), list(train["label"]), batch_size, collate,
                                 shuffle=True)
     val_batches = make_loader(encode(val["text"]), list(val["label"]), batch_size, collate)
-    history = training.fit(model, train_batches, val_batches, epochs=epochs, lr=lr,
-                           clip_norm=clip_norm, device=get_device(), progress=progress, desc=desc)
+    history = training.fit(model, train_batches, val_batches, epochs=epochs, lr=optim.lr,
+                           weight_decay=optim.weight_decay, clip_norm=optim.clip_norm, warmup=optim.warmup,
+                           device=get_device(), progress=progress, desc=desc)
     seconds = time.perf_counter() - start
     return training.TrainedClassifier(model, encode, collate, history, seconds, vocab, batch_size)
 
@@ -148,7 +149,7 @@ def train_nbow_bigram(train: Dataset, val: Dataset, profile: Profile,
 
     model = NBoW(len(vocab), profile.embed_dim)
     return _train(model, encode, bag_collate, vocab, train, val, epochs=profile.nbow_epochs,
-                  lr=1e-2, batch_size=profile.nbow_batch_size, progress=progress,
+                  optim=profile.nbow_optim, batch_size=profile.nbow_batch_size, progress=progress,
                   desc="bag of n-grams")
 
 
@@ -212,8 +213,8 @@ def train_bilstm(train: Dataset, val: Dataset, profile: Profile, init: str = "ra
     model = BiLSTMClassifier(len(vocab), profile.embed_dim, profile.hidden_dim, vectors=vectors,
                              freeze=init == "frozen")
     return _train(model, encode, pad_collate, vocab, train, val,
-                  epochs=epochs or profile.bilstm_epochs, lr=2e-3, batch_size=profile.batch_size,
-                  clip_norm=5.0, progress=progress, desc=f"BiLSTM ({init})")
+                  epochs=epochs or profile.bilstm_epochs, optim=profile.bilstm_optim,
+                  batch_size=profile.batch_size, progress=progress, desc=f"BiLSTM ({init})")
 
 
 def best_row(history: list[dict[str, float]]) -> dict[str, float]:

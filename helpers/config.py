@@ -14,8 +14,39 @@ PROFILE_VARIABLE = "COURSE_PROFILE"
 
 
 @dataclass(frozen=True)
+class OptimizerSettings:
+    """How one model trains: AdamW's peak learning rate and weight decay, gradient clipping, warmup.
+
+    >>> OptimizerSettings(lr=2e-3, clip_norm=5.0)
+    OptimizerSettings(lr=0.002, weight_decay=0.0, clip_norm=5.0, warmup=None)
+    """
+
+    lr: float
+    weight_decay: float = 0.0
+    clip_norm: float | None = None  # the gradient's global norm is clipped to this; None: no clipping
+    warmup: float | int | None = None  # a fraction of all updates (float) or a number of them (int)
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0 or self.weight_decay < 0:
+            raise ValueError(f"lr must be positive and weight_decay at least 0, got {self}.")
+        if self.clip_norm is not None and not self.clip_norm > 0:
+            raise ValueError(f"clip_norm must be positive or None, got {self.clip_norm!r}.")
+        if isinstance(self.warmup, float) and not 0 <= self.warmup < 1 or isinstance(self.warmup, int) \
+                and self.warmup < 0:
+            raise ValueError(f"warmup is a fraction, 0 <= warmup < 1, or a count of updates, "
+                             f"got {self.warmup!r}.")
+
+    def __str__(self) -> str:
+        """Only what is set, for the profile table: "lr 0.002, clip 5"."""
+        parts = [f"lr {self.lr:g}", self.weight_decay and f"decay {self.weight_decay:g}",
+                 self.clip_norm and f"clip {self.clip_norm:g}", self.warmup and f"warmup {self.warmup:g}"]
+        return ", ".join(part for part in parts if part)
+
+
+@dataclass(frozen=True)
 class Profile:
-    """Every size a notebook or benchmark uses; notebooks read these instead of hard-coding numbers."""
+    """Every size and optimizer setting a notebook or benchmark uses; notebooks read these instead of
+    hard-coding numbers. Each model that trains has its `*_optim` (OptimizerSettings) in its chapter."""
 
     name: str
     description: str
@@ -43,7 +74,9 @@ class Profile:
     nbow_batch_size: int
     ngram_max_len: int | None  # words of each review the bag of n-grams reads (None: all of them)
     ngram_vocab_size: int  # uni+bigram features the bag of n-grams keeps, most frequent first
+    nbow_optim: OptimizerSettings
     bilstm_epochs: int
+    bilstm_optim: OptimizerSettings
     sgns_epochs: int  # skip-gram passes that pretrain the BiLSTM's embeddings
     compare_n_train: int | None  # training reviews for 03's comparison of embedding initializations
     compare_epochs: int  # BiLSTM passes in that comparison
@@ -52,11 +85,14 @@ class Profile:
     lm_vocab_size: int
     lm_bptt: int  # steps per window of truncated back-propagation through time
     lm_epochs: int
+    lm_optim: OptimizerSettings
     # 04 sequence to sequence: the generated numbers-in-words task and its GRU encoder-decoders
     seq2seq_train: int  # training pairs; validation and test get a quarter as many each
     seq2seq_epochs: int  # the same budget for every model compared
     seq2seq_hidden: int  # GRU size per direction (embeddings are half as wide)
     beam_pairs: int  # test pairs decoded one at a time by beam search
+    seq2seq_optim: OptimizerSettings  # the GRU encoder-decoders, with and without attention
+    seq2seq_transformer_optim: OptimizerSettings  # 05's encoder-decoder on the same task
     # 05 Transformer: the encoder-decoder on chapter 04's task, the IMDB encoder, the attention cost sweep
     transformer_dim: int
     transformer_heads: int
@@ -64,6 +100,7 @@ class Profile:
     transformer_epochs: int  # IMDB classifier
     transformer_n_train: int | None  # IMDB reviews the notebook's encoder learns from (None: all of train)
     transformer_n_test: int | None  # IMDB test reviews it is scored on (None: all)
+    transformer_optim: OptimizerSettings  # its warmup: with skip-gram embeddings only (train_classifier)
     stability_layers: int  # layers per stack of the post-LN / pre-LN warmup comparison
     stability_steps: int  # updates per run of that comparison
     attention_cost_lengths: tuple[int, ...]  # sequence lengths of the attention cost sweep (05)
@@ -75,11 +112,12 @@ class Profile:
     pretrain_vocab_size: int  # their WordPiece vocabulary, learned from those reviews
     lm_block_size: int  # tokens per pre-training block
     lm_steps: int  # optimizer steps of each tiny LM
+    tiny_lm_optim: OptimizerSettings  # their pre-training (warmup: a fraction of lm_steps)
     finetune_n_train: int | None  # reviews each fine-tuning comparison trains on (None: all)
     finetune_n_val: int | None  # validation reviews that compare them (None: all)
     finetune_n_test: int | None  # test reviews that score the chosen model once (None: all)
     finetune_max_len: int  # WordPiece tokens per review in those runs, [CLS] and [SEP] included
-    finetune_lr: float  # peak learning rate for fine-tuning `model_name`
+    finetune_optim: OptimizerSettings  # fine-tuning `model_name` (06 to 09 and the benchmark)
     bench_finetune_n_train: int | None  # finetune_pretrained benchmark: training reviews
     bench_finetune_n_val: int | None  # its validation reviews
     bench_finetune_n_test: int | None  # its fixed, seeded sample of test reviews
@@ -105,6 +143,17 @@ class Profile:
     deploy_compile: bool  # measure torch.compile too (compiling MiniLM takes a minute or more on a CPU)
 
 
+# The settings every profile trains with (full fine-tunes a larger model, at a smaller rate). Weight decay
+# 0.01 is AdamW's default, which these trainers always used: the optimizer the results were made with.
+NBOW_OPTIM = OptimizerSettings(lr=1e-2)
+BILSTM_OPTIM = OptimizerSettings(lr=2e-3, clip_norm=5.0)
+LM_OPTIM = OptimizerSettings(lr=2e-3, weight_decay=0.01, clip_norm=1.0)
+SEQ2SEQ_OPTIM = OptimizerSettings(lr=3e-3, weight_decay=0.01, clip_norm=1.0)
+SEQ2SEQ_TRANSFORMER_OPTIM = OptimizerSettings(lr=3e-3, weight_decay=0.01, clip_norm=1.0, warmup=200)
+TRANSFORMER_OPTIM = OptimizerSettings(lr=1e-3, weight_decay=0.01, clip_norm=1.0, warmup=0.05)  # RESULTS.md
+TINY_LM_OPTIM = OptimizerSettings(lr=1e-3, weight_decay=0.01, clip_norm=1.0, warmup=0.05)
+FINETUNE_OPTIM = OptimizerSettings(lr=1e-4, weight_decay=0.01, clip_norm=1.0, warmup=0.1)  # MiniLM
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
@@ -117,16 +166,21 @@ PROFILES: dict[str, Profile] = {
         tokenizer_reviews=100, tokenizer_vocab_size=600,
         # 03
         nbow_epochs=1, nbow_batch_size=64, ngram_max_len=None, ngram_vocab_size=5_000,
-        bilstm_epochs=1, sgns_epochs=1, compare_n_train=120, compare_epochs=1,
-        lm_n_train=120, lm_n_val=None, lm_vocab_size=1_000, lm_bptt=16, lm_epochs=1,
+        nbow_optim=NBOW_OPTIM, bilstm_epochs=1, bilstm_optim=BILSTM_OPTIM,
+        sgns_epochs=1, compare_n_train=120, compare_epochs=1,
+        lm_n_train=120, lm_n_val=None, lm_vocab_size=1_000, lm_bptt=16, lm_epochs=1, lm_optim=LM_OPTIM,
         seq2seq_train=800, seq2seq_epochs=2, seq2seq_hidden=32, beam_pairs=40,
+        seq2seq_optim=SEQ2SEQ_OPTIM,
+        seq2seq_transformer_optim=SEQ2SEQ_TRANSFORMER_OPTIM,
         transformer_dim=32, transformer_heads=2, transformer_layers=1, transformer_epochs=1,
-        transformer_n_train=240, transformer_n_test=80, stability_layers=2, stability_steps=20,
+        transformer_n_train=240, transformer_n_test=80,
+        transformer_optim=TRANSFORMER_OPTIM, stability_layers=2, stability_steps=20,
         attention_cost_lengths=(64, 128, 256),
         # 06
         pretrain_sizes=(16, 32), pretrain_max_len=32, pretrain_epochs=1, lm_reviews=120,
-        pretrain_vocab_size=600, lm_block_size=32, lm_steps=15, finetune_n_train=32, finetune_n_val=24,
-        finetune_n_test=40, finetune_max_len=32, finetune_lr=1e-4, bench_finetune_n_train=64,
+        pretrain_vocab_size=600, lm_block_size=32, lm_steps=15,
+        tiny_lm_optim=TINY_LM_OPTIM, finetune_n_train=32, finetune_n_val=24,
+        finetune_n_test=40, finetune_max_len=32, finetune_optim=FINETUNE_OPTIM, bench_finetune_n_train=64,
         bench_finetune_n_val=40, bench_finetune_n_test=80, bench_finetune_max_len=64,
         # 07
         attention_lengths=(256, 512, 1024), xl_steps=25, long_n_train=64, long_max_len=128, long_n_eval=16,
@@ -148,16 +202,21 @@ PROFILES: dict[str, Profile] = {
         tokenizer_reviews=2_000, tokenizer_vocab_size=8_000,
         # 03
         nbow_epochs=3, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=300_000,
-        bilstm_epochs=2, sgns_epochs=1, compare_n_train=2_500, compare_epochs=2,
-        lm_n_train=2_000, lm_n_val=500, lm_vocab_size=10_000, lm_bptt=35, lm_epochs=1,
+        nbow_optim=NBOW_OPTIM, bilstm_epochs=2, bilstm_optim=BILSTM_OPTIM,
+        sgns_epochs=1, compare_n_train=2_500, compare_epochs=2,
+        lm_n_train=2_000, lm_n_val=500, lm_vocab_size=10_000, lm_bptt=35, lm_epochs=1, lm_optim=LM_OPTIM,
         seq2seq_train=8_000, seq2seq_epochs=8, seq2seq_hidden=64, beam_pairs=200,
+        seq2seq_optim=SEQ2SEQ_OPTIM,
+        seq2seq_transformer_optim=SEQ2SEQ_TRANSFORMER_OPTIM,
         transformer_dim=64, transformer_heads=4, transformer_layers=2, transformer_epochs=3,
-        transformer_n_train=3_000, transformer_n_test=1_000, stability_layers=6, stability_steps=150,
+        transformer_n_train=3_000, transformer_n_test=1_000,
+        transformer_optim=TRANSFORMER_OPTIM, stability_layers=6, stability_steps=150,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096),
         # 06
         pretrain_sizes=(48, 160, 480), pretrain_max_len=48, pretrain_epochs=2, lm_reviews=1_000,
-        pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200, finetune_n_train=960,
-        finetune_n_val=200, finetune_n_test=600, finetune_max_len=64, finetune_lr=1e-4,
+        pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200,
+        tiny_lm_optim=TINY_LM_OPTIM, finetune_n_train=960,
+        finetune_n_val=200, finetune_n_test=600, finetune_max_len=64, finetune_optim=FINETUNE_OPTIM,
         bench_finetune_n_train=6_000, bench_finetune_n_val=1_000, bench_finetune_n_test=5_000,
         bench_finetune_max_len=192,
         # 07
@@ -179,17 +238,23 @@ PROFILES: dict[str, Profile] = {
         tokenizer_reviews=10_000, tokenizer_vocab_size=16_000,
         # 03
         nbow_epochs=5, nbow_batch_size=128, ngram_max_len=None, ngram_vocab_size=1_000_000,
-        bilstm_epochs=6, sgns_epochs=3, compare_n_train=None, compare_epochs=6,
-        lm_n_train=None, lm_n_val=None, lm_vocab_size=30_000, lm_bptt=70, lm_epochs=3,
+        nbow_optim=NBOW_OPTIM, bilstm_epochs=6, bilstm_optim=BILSTM_OPTIM,
+        sgns_epochs=3, compare_n_train=None, compare_epochs=6,
+        lm_n_train=None, lm_n_val=None, lm_vocab_size=30_000, lm_bptt=70, lm_epochs=3, lm_optim=LM_OPTIM,
         seq2seq_train=20_000, seq2seq_epochs=15, seq2seq_hidden=128, beam_pairs=2_000,
+        seq2seq_optim=SEQ2SEQ_OPTIM,
+        seq2seq_transformer_optim=SEQ2SEQ_TRANSFORMER_OPTIM,
         transformer_dim=128, transformer_heads=4, transformer_layers=4, transformer_epochs=8,
-        transformer_n_train=None, transformer_n_test=None, stability_layers=6, stability_steps=1_000,
+        transformer_n_train=None, transformer_n_test=None,
+        transformer_optim=TRANSFORMER_OPTIM, stability_layers=6, stability_steps=1_000,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096, 8192),
         # 06
         pretrain_sizes=(100, 300, 1_000, 3_000, 10_000), pretrain_max_len=128, pretrain_epochs=3,
         lm_reviews=25_000, pretrain_vocab_size=8_000, lm_block_size=128, lm_steps=5_000,
+        tiny_lm_optim=TINY_LM_OPTIM,
         finetune_n_train=None, finetune_n_val=None, finetune_n_test=None, finetune_max_len=512,
-        finetune_lr=3e-5, bench_finetune_n_train=None, bench_finetune_n_val=None,
+        finetune_optim=dataclasses.replace(FINETUNE_OPTIM, lr=3e-5),  # bert-base-uncased
+        bench_finetune_n_train=None, bench_finetune_n_val=None,
         bench_finetune_n_test=None, bench_finetune_max_len=512,
         # 07
         attention_lengths=(512, 1024, 2048, 4096, 8192, 16384), xl_steps=1_000, long_n_train=10_000,
@@ -246,5 +311,8 @@ def get_device(prefer: str | None = None) -> torch.device:
 
 
 def profile_table() -> list[dict]:
-    """All profiles as rows, for showing side by side in a notebook."""
-    return [dataclasses.asdict(p) for p in PROFILES.values()]
+    """All profiles as rows, for showing side by side in a notebook; optimizer settings as short strings."""
+    def shown(value):
+        return str(value) if isinstance(value, OptimizerSettings) else value
+    return [{field.name: shown(getattr(p, field.name)) for field in dataclasses.fields(p)}
+            for p in PROFILES.values()]

@@ -7,6 +7,7 @@ typo-perturbed reviews for measuring robustness.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 
@@ -39,11 +40,12 @@ def pipeline_config(profile: Profile) -> finetune.FinetuneConfig:
     """The fine-tuning settings of the pipeline's transformer at the profile's sizes.
 
     Mean pooling, because all-MiniLM-L6-v2 was trained as a sentence encoder through the mean of its tokens
-    (its [CLS] vector was never trained to summarize); the profile's learning rate for its model (1e-4 for
+    (its [CLS] vector was never trained to summarize); the profile's `finetune_optim` for its model (1e-4 for
     MiniLM, as small models like; 3e-5 for bert-base-uncased). `python -m helpers.train_sentiment` starts
     from these settings too, so the notebook and the command train the same recipe.
     """
-    return finetune.FinetuneConfig(lr=profile.finetune_lr, epochs=profile.finetune_epochs, batch_size=16,
+    optim = dataclasses.asdict(profile.finetune_optim)  # lr, weight_decay, clip_norm, warmup
+    return finetune.FinetuneConfig(**optim, epochs=profile.finetune_epochs, batch_size=16,
                                    max_len=profile.pipeline_max_len, truncation="head+tail", pooling="mean")
 
 

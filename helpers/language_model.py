@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from helpers import training
 from helpers.checks import check_sizes
-from helpers.config import get_device
+from helpers.config import OptimizerSettings, get_device
 from helpers.rnn import State
 from helpers.tokenization import Vocab, clean_text, word_tokenize
 
@@ -120,15 +120,18 @@ def perplexity(model: RNNLanguageModel, rows: Tensor, bptt: int) -> float:
 
 
 def train_language_model(model: RNNLanguageModel, train_rows: Tensor, val_rows: Tensor,
-                         epochs: int, bptt: int, lr: float = 2e-3, clip_norm: float = 1.0,
+                         epochs: int, bptt: int, optim: OptimizerSettings,
                          progress: bool = True) -> list[dict[str, float]]:
     """Truncated BPTT: read `train_rows` (B, N) window by window, carrying the state forward but
-    cutting the gradient at each window's start; after each epoch, the validation perplexity."""
+    cutting the gradient at each window's start; after each epoch, the validation perplexity. AdamW at the
+    constant rate `optim.lr` (e.g. `profile.lm_optim`)."""
     check_sizes(epochs=epochs, bptt=bptt)
+    if optim.warmup is not None:
+        raise ValueError(f"The language model trains at a constant rate: warmup=None, not {optim.warmup!r}.")
     device = get_device()
     model.to(device)
     train_rows = train_rows.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
     autocast, scaler = training.mixed_precision("auto", device)
     per_epoch = math.ceil((train_rows.size(1) - 1) / bptt)
     history = []
@@ -140,7 +143,7 @@ def train_language_model(model: RNNLanguageModel, train_rows: Tensor, val_rows: 
                 state = None if state is None else detach(state)  # keep the memory, not the graph
                 with autocast():
                     loss, state = window_loss(model, inputs, targets, state)
-                training.optimizer_step(optimizer, scaler, loss, model.parameters(), clip_norm)
+                training.optimizer_step(optimizer, scaler, loss, model.parameters(), optim.clip_norm)
                 total, count = total + loss.item() * targets.numel(), count + targets.numel()
                 bar.update()
             history.append({"epoch": epoch, "train_perplexity": math.exp(total / count),

@@ -214,13 +214,17 @@ def lm_loss(model: nn.Module, objective: str, batch: torch.Tensor, tokenizer=Non
     raise ValueError(f"Unknown objective {objective!r}: choose 'mlm' or 'causal'.")
 
 
-def train_lm(model: nn.Module, objective: str, blocks: torch.Tensor, steps: int, batch_size: int = 32,
-             lr: float = 1e-3, tokenizer=None, seed: int = 0, progress: bool = True) -> list[float]:
-    """Pre-train on `steps` random batches of blocks (AdamW, 5% warmup, linear decay); the losses."""
+def train_lm(model: nn.Module, objective: str, blocks: torch.Tensor, steps: int,
+             optim: course_config.OptimizerSettings, batch_size: int = 32, tokenizer=None, seed: int = 0,
+             progress: bool = True) -> list[float]:
+    """Pre-train on `steps` random batches of blocks (AdamW, warmup over the fraction `optim.warmup` of the
+    steps, linear decay; e.g. `profile.tiny_lm_optim`); the losses."""
+    if not isinstance(optim.warmup, float):
+        raise ValueError(f"train_lm warms up over a fraction of its steps (a float), got {optim.warmup!r}.")
     device = course_config.get_device()
     model.to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=max(1, steps // 20),
+    optimizer = torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=max(1, int(optim.warmup * steps)),
                               num_training_steps=steps)
     autocast, scaler = training.mixed_precision("auto", device)
     generator = torch.Generator().manual_seed(seed)
@@ -230,7 +234,7 @@ def train_lm(model: nn.Module, objective: str, blocks: torch.Tensor, steps: int,
             batch = blocks[torch.randint(len(blocks), (batch_size,), generator=generator)]  # (B, T)
             with autocast():
                 loss = lm_loss(model, objective, batch.to(device), tokenizer, generator)
-            training.optimizer_step(optimizer, scaler, loss, model.parameters(), 1.0, [scheduler])
+            training.optimizer_step(optimizer, scaler, loss, model.parameters(), optim.clip_norm, [scheduler])
             losses.append(loss.item())
             bar.update()
             bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.2f}")

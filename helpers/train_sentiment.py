@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=float,
                         help="passes over the training reviews (default: finetune_epochs)")
     parser.add_argument("--batch-size", type=int, help="reviews per step on each process (default: 08's, 16)")
-    parser.add_argument("--lr", type=float, help="peak learning rate (default: the profile's finetune_lr)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: profile.finetune_optim.lr)")
     parser.add_argument("--warmup", type=float, default=0.1, help="share of the steps spent warming up")
     parser.add_argument("--dropout", type=float, default=0.1, help="dropout before the classification head")
     parser.add_argument("--seed", type=int, default=0)

@@ -212,12 +212,13 @@ def encode_reviews(texts: list[str], vocab: Vocab, max_len: int) -> list[list[in
 
 def train_classifier(train: Dataset, val: Dataset, profile: Profile, progress: bool = True,
                      vectors: Tensor | None = None, vocab: Vocab | None = None,
-                     warmup: float | None = None) -> training.TrainedClassifier:
+                     warmup: bool = False) -> training.TrainedClassifier:
     """Build the vocabulary on train, fit the encoder classifier, keep the epoch best on validation.
 
     By default the embeddings start random and the learning rate is constant. Pre-trained `vectors` (one row
-    per word of `vocab`, e.g. `classifiers.pretrain_vectors`) start the embeddings instead; `warmup` (a
-    fraction of the steps) warms the learning rate up and then decays it to 0 (see `training.fit`).
+    per word of `vocab`, e.g. `classifiers.pretrain_vectors`) start the embeddings instead; with `warmup` the
+    learning rate warms up over the fraction `profile.transformer_optim.warmup` of the steps and then decays
+    to 0 (see `training.fit`).
     """
     if (vectors is None) != (vocab is None):
         raise ValueError("Pass vectors= and the vocab= whose words they belong to together, or neither.")
@@ -237,9 +238,10 @@ def train_classifier(train: Dataset, val: Dataset, profile: Profile, progress: b
     model = TransformerClassifier(len(vocab), profile.transformer_dim, profile.transformer_heads,
                                   profile.transformer_layers, 4 * profile.transformer_dim, profile.max_len,
                                   vectors=vectors)
-    history = training.fit(model, train_batches, val_batches, epochs=profile.transformer_epochs, lr=1e-3,
-                           weight_decay=0.01, clip_norm=1.0, device=get_device(), progress=progress,
-                           warmup=warmup)
+    optim = profile.transformer_optim
+    history = training.fit(model, train_batches, val_batches, epochs=profile.transformer_epochs, lr=optim.lr,
+                           weight_decay=optim.weight_decay, clip_norm=optim.clip_norm, device=get_device(),
+                           progress=progress, warmup=optim.warmup if warmup else None)
     encode = functools.partial(encode_reviews, vocab=vocab, max_len=profile.max_len)
     return training.TrainedClassifier(model, encode, pad_collate, history, time.perf_counter() - start, vocab,
                                       batch_size=128)

@@ -48,4 +48,6 @@ def test_pipeline_splits_are_cleaned_fixed_subsets():
 
 def test_the_pipeline_fine_tunes_at_the_profiles_rate_for_its_model():
     for profile in config.PROFILES.values():
-        assert ensemble.pipeline_config(profile).lr == profile.finetune_lr, profile.name
+        settings, optim = ensemble.pipeline_config(profile), profile.finetune_optim
+        assert (settings.lr, settings.weight_decay, settings.clip_norm, settings.warmup) == (
+            optim.lr, optim.weight_decay, optim.clip_norm, optim.warmup), profile.name

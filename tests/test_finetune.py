@@ -300,7 +300,9 @@ def test_the_trainer_runs_the_same_schedule_and_learns_the_same_task(checkpoint,
 def test_the_benchmark_scores_its_own_fixed_test_sample(monkeypatch, checkpoint):
     from helpers import bench, config
 
-    smoke = dataclasses.replace(config.get_profile("smoke"), model_name=checkpoint, finetune_lr=3e-3,
+    smoke = config.get_profile("smoke")
+    fast = dataclasses.replace(smoke.finetune_optim, lr=3e-3)
+    smoke = dataclasses.replace(smoke, model_name=checkpoint, finetune_optim=fast,
                                 bench_finetune_n_train=64, bench_finetune_n_val=16, bench_finetune_n_test=48)
     monkeypatch.setitem(config.PROFILES, "smoke", smoke)
     runs, train_classifier = [], finetune.train_classifier

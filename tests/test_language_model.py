@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import config
 from helpers import language_model as lm
 from helpers.tokenization import Vocab
 
@@ -82,6 +83,9 @@ def test_perplexity_is_exp_of_the_mean_cross_entropy():
     assert 1 < untrained < 12 * 2  # about the vocabulary size before training
 
 
+FAST = config.OptimizerSettings(lr=1e-2, weight_decay=0.01, clip_norm=1.0)  # a tiny pattern learns fast
+
+
 @pytest.mark.slow
 def test_training_learns_a_repeating_pattern():
     torch.manual_seed(0)
@@ -90,7 +94,7 @@ def test_training_learns_a_repeating_pattern():
     val = lm.batchify(stream[:200], 2)
     model = lm.RNNLanguageModel(vocab_size=8, embed_dim=8, hidden_dim=16, dropout=0.0)
     before = lm.perplexity(model, val, bptt=10)
-    history = lm.train_language_model(model, rows, val, epochs=3, bptt=10, lr=1e-2, progress=False)
+    history = lm.train_language_model(model, rows, val, epochs=3, bptt=10, optim=FAST, progress=False)
     assert [row["epoch"] for row in history] == [1, 2, 3]
     assert history[-1]["val_perplexity"] < 1.5 < 8 / 2 < before  # from about uniform to nearly certain
 
@@ -111,7 +115,7 @@ def test_sample_continues_a_learned_pattern_and_never_draws_unk():
     stream = torch.tensor(vocab.encode(["one", "two", "three"] * 300))
     model = lm.RNNLanguageModel(len(vocab), 8, 16, dropout=0.0)
     lm.train_language_model(model, lm.batchify(stream, 4), lm.batchify(stream[:90], 2), epochs=3, bptt=12,
-                            lr=1e-2, progress=False)
+                            optim=FAST, progress=False)
     words = lm.sample(model, vocab, "one two", max_words=6, temperature=0.5)
     assert words == ["three", "one", "two", "three", "one", "two"]
     assert Vocab.UNK not in lm.sample(model, vocab, "one", max_words=20, temperature=5.0, seed=1)
@@ -127,6 +131,6 @@ def test_training_gives_the_numbers_it_gave_before_the_shared_training_core():
     stream = torch.tensor([3, 4, 5, 6, 7] * 40)
     model = lm.RNNLanguageModel(vocab_size=8, embed_dim=8, hidden_dim=16, dropout=0.1)
     (row,) = lm.train_language_model(model, lm.batchify(stream, 4), lm.batchify(stream[:50], 2), epochs=1,
-                                     bptt=10, progress=False)
+                                     bptt=10, optim=config.get_profile("smoke").lm_optim, progress=False)
     torch.testing.assert_close([row["train_perplexity"], row["val_perplexity"]],
                                [8.006938795589717, 7.711282953173591])

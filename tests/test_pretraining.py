@@ -2,7 +2,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer, DataCollatorForLanguageModeling
 
-from helpers import generation, models, pretraining
+from helpers import config, generation, models, pretraining
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +97,9 @@ def test_lm_tokenizer_learns_the_corpus_words_with_berts_special_tokens(small_to
     assert {"[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]"} <= set(small_tokenizer.all_special_tokens)
 
 
+FAST = config.OptimizerSettings(lr=3e-3, weight_decay=0.01, clip_norm=1.0, warmup=0.05)  # tiny data
+
+
 @pytest.mark.slow
 def test_a_tiny_masked_lm_learns_to_fill_the_blank_from_context(small_tokenizer):
     tokenizer = small_tokenizer
@@ -105,8 +108,8 @@ def test_a_tiny_masked_lm_learns_to_fill_the_blank_from_context(small_tokenizer)
     blocks = pretraining.lm_blocks(docs, 28, tokenizer.sep_token_id, tokenizer.cls_token_id)
     model = pretraining.tiny_bert(len(tokenizer), 64, hidden=32)
     before = pretraining.masked_accuracy(model, blocks, tokenizer)
-    losses = pretraining.train_lm(model, "mlm", blocks, steps=100, batch_size=8, lr=3e-3, tokenizer=tokenizer,
-                                  progress=False)
+    losses = pretraining.train_lm(model, "mlm", blocks, steps=100, optim=FAST, batch_size=8,
+                                  tokenizer=tokenizer, progress=False)
     assert sum(losses[-10:]) < 0.2 * sum(losses[:10])
     assert pretraining.masked_accuracy(model, blocks, tokenizer) > max(0.9, before)
     for word in ("great", "awful"):
@@ -125,7 +128,8 @@ def test_a_tiny_causal_lm_learns_the_next_word(small_tokenizer):
     assert pretraining.lm_loss(model, "causal", batch).item() == pytest.approx(
         model(input_ids=batch, labels=batch).loss.item(), rel=1e-5), ("the same shift as "
                                                                        "transformers' own loss")
-    losses = pretraining.train_lm(model, "causal", blocks, steps=150, batch_size=8, lr=3e-3, progress=False)
+    losses = pretraining.train_lm(model, "causal", blocks, steps=150, optim=FAST, batch_size=8,
+                                  progress=False)
     assert sum(losses[-10:]) < 0.1 * sum(losses[:10])
     prompt = torch.tensor([tokenizer.convert_tokens_to_ids(["the", "plot", "was"])])
     assert tokenizer.decode(generation.greedy(model, prompt, 3)[0, 3:]) == "great and fun"
@@ -141,6 +145,7 @@ def test_train_lm_gives_the_losses_it_gave_before_the_shared_training_core():
     """Measured with the loop as before `training.optimizer_step` and `mixed_precision` (fp32 on a CPU)."""
     blocks = torch.randint(5, 50, (12, 8), generator=torch.Generator().manual_seed(0))
     model = pretraining.tiny_gpt(50, 8, hidden=16, layers=1)
-    losses = pretraining.train_lm(model, "causal", blocks, steps=4, batch_size=4, progress=False)
+    optim = config.get_profile("cpu").tiny_lm_optim
+    losses = pretraining.train_lm(model, "causal", blocks, steps=4, optim=optim, batch_size=4, progress=False)
     torch.testing.assert_close(losses, [3.914459705352783, 3.8990371227264404,
                                         3.9323439598083496, 3.8880133628845215])

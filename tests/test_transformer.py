@@ -160,7 +160,7 @@ def test_classifier_learns_which_words_are_positive():
     vectors = trained.model.embedding.weight.detach()  # (V, d_model): vectors that already know them
     torch.manual_seed(0)
     started = transformer.train_classifier(train, val, dataclasses.replace(profile, transformer_epochs=1),
-                                           progress=False, vectors=vectors, vocab=trained.vocab, warmup=0.1)
+                                           progress=False, vectors=vectors, vocab=trained.vocab, warmup=True)
     assert started.vocab is trained.vocab and started.accuracy(val) > 0.9
     with pytest.raises(TypeError, match="wrap"):
         transformer.encode_reviews("great movie", trained.vocab, 16)
