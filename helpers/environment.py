@@ -55,16 +55,18 @@ def git_commit() -> str:
 
 
 def report(seed: int | None = 42) -> dict[str, str]:
-    """Seed everything, then print and return versions, device, profile and data source."""
-    from helpers import data, hub
+    """Seed everything, then print and return versions, device, precision, profile and data source."""
+    from helpers import data, hub, training
 
     if seed is not None:
         config.seed_everything(seed)
-    profile = config.get_profile()
+    profile, device = config.get_profile(), config.get_device()
     info = {
         **{k: v for k, v in versions().items()
            if k in ("python", "torch", "transformers", "datasets", "tokenizers")},
-        "device": f"{config.get_device()} ({machine_description()})",
+        "device": f"{device} ({machine_description()})",
+        "precision": f"{training.choose_precision(device)} (what training chooses here: fp16 or bf16 "
+                     "autocast on a GPU, by its generation)",
         "profile": f"{profile.name}: {profile.description}",
         "hugging face hub": "reachable" if hub.hub_reachable() else "unreachable (offline fallbacks in use)",
         "imdb source": data.describe_source(),

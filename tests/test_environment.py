@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import torch
+
 from helpers import environment
 
 
@@ -12,6 +14,13 @@ def test_report_names_what_a_reader_needs(monkeypatch, capsys):
     assert report["profile"].startswith("smoke")
     assert "unreachable" in report["hugging face hub"]
     assert "torch" in capsys.readouterr().out
+    assert report["precision"].startswith("fp32 ")  # what training chooses on a CPU
+
+
+def test_report_says_which_precision_a_gpu_would_train_in(monkeypatch):
+    monkeypatch.setattr(environment.config, "get_device", lambda *a, **k: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # a T4
+    assert environment.report(seed=None)["precision"].startswith("fp16 ")
 
 
 def test_versions_name_each_library_or_say_it_is_missing(monkeypatch):
