@@ -8,6 +8,7 @@ r"""The sentiment predictor as a web service: FastAPI, model loaded once, concur
     GET  /          a page where a person types a review and sees the prediction
     GET  /health    {"status": "ok", ...}: the model is loaded and answering
     POST /predict   {"texts": [...]} -> {"predictions": [{"label", "probability"}, ...]}, in order
+    POST /explain   {"text": "..."} -> {"words": [{"word", "effect"}, ...]}: which words moved the prediction
 
 Bad requests get a 4xx answer that says what was wrong: 400 for a body that is not JSON, 413 for a body over
 the size limit, 422 for JSON that is not {"texts": [non-empty strings]} within the limits on their number and
@@ -64,6 +65,24 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     texts: list[StrictStr]
+
+
+class ExplainRequest(BaseModel):
+    """The body of POST /explain: one text."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: StrictStr
+
+
+def check_text(text: str, name: str, limits: Limits) -> None:
+    """Refuse, with a 422 naming the field, a text the model cannot or need not read."""
+    if not text.strip():
+        raise HTTPException(422, f"{name} is empty or only whitespace: there is nothing to classify.")
+    if (reason := unreadable(text)) is not None:  # checked here: in a batch it would fail others too
+        raise HTTPException(422, f"{name} cannot be classified: {reason}.")
+    if len(text) > limits.max_chars:
+        raise HTTPException(422, f"{name} has {len(text):,} characters; at most {limits.max_chars:,} are "
+                                 "accepted (the model reads only the first and last tokens anyway).")
 
 
 # --- Micro-batching -------------------------------------------------------------------------------
@@ -271,18 +290,25 @@ def create_app(predictor, limits: Limits = Limits(), batching: bool = True, max_
             raise HTTPException(422, f"texts has {len(texts)} reviews; send at most {limits.max_texts} per "
                                      "request (split the list).")
         for i, text in enumerate(texts):
-            if not text.strip():
-                raise HTTPException(422, f"texts.{i} is empty or only whitespace: "
-                                         "there is nothing to classify.")
-            if (reason := unreadable(text)) is not None:  # checked here: in a batch it would fail others too
-                raise HTTPException(422, f"texts.{i} cannot be classified: {reason}.")
-            if len(text) > limits.max_chars:
-                raise HTTPException(422, f"texts.{i} has {len(text):,} characters; "
-                                         f"at most {limits.max_chars:,} are accepted "
-                                         "(the model reads only the first and last tokens anyway).")
+            check_text(text, f"texts.{i}", limits)
         predictions = await batcher.submit(texts)
         return {"predictions": [{"label": p.label, "probability": round(p.probability, 4)}
                                 for p in predictions]}
+
+    if hasattr(predictor, "word_effects"):
+        explaining = threading.Lock()  # one at a time: an explanation costs a text per word the model reads
+
+        @app.post("/explain")
+        def explain(request: ExplainRequest) -> dict:  # a plain def: FastAPI runs it in a worker thread
+            check_text(request.text, "text", limits)
+            if not explaining.acquire(blocking=False):
+                raise HTTPException(503, "Another review is being explained: try again in a moment.",
+                                    headers={"Retry-After": "1"})
+            try:
+                words = predictor.word_effects(request.text)
+            finally:
+                explaining.release()
+            return {"words": [{"word": w, "effect": None if e is None else round(e, 4)} for w, e in words]}
 
     return app
 

@@ -253,3 +253,31 @@ def test_nan_weights_are_refused(predictor, tmp_path):
 def test_texts_with_nothing_to_read_are_refused_not_scored(predictor, text):
     with pytest.raises(ValueError, match="Text 1 cannot be classified"):
         predictor.predict(["A fine film.", text])
+
+
+def test_word_effects_say_how_far_leaving_each_word_out_moves_the_probability(predictor):
+    text = "The acting was <br />fine but the story dragged."
+    words = ["The", "acting", "was", "fine", "but", "the", "story", "dragged."]  # cleaned: no HTML
+    effects = predictor.word_effects(text)
+    assert [w for w, _ in effects] == words
+    p_whole = predictor.predict_proba([" ".join(words)])[0]
+    for i in (0, 3, 7):
+        without = " ".join(words[:i] + words[i + 1:])
+        assert effects[i][1] == pytest.approx(p_whole - predictor.predict_proba([without])[0], abs=1e-6)
+    assert any(abs(e) > 1e-4 for _, e in effects), "a random model still responds to its words"
+
+
+def test_words_the_model_does_not_read_have_no_effect(predictor):
+    text = "opening words " + "middle " * 200 + "closing verdict"  # the window is 32 tokens
+    effects = predictor.word_effects(text)
+    assert all(e is not None for _, e in effects[:2] + effects[-2:])
+    middle = [e for _, e in effects[40:160]]
+    assert middle == [None] * len(middle)
+
+
+def test_word_effects_need_one_readable_text(predictor):
+    assert predictor.word_effects("splendid") == [("splendid", None)]  # leaving it out leaves nothing
+    with pytest.raises(ValueError, match="empty"):
+        predictor.word_effects("   ")
+    with pytest.raises(TypeError, match="one text"):
+        predictor.word_effects(["a list"])

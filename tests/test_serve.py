@@ -93,6 +93,32 @@ def test_the_page_shows_a_prediction_in_a_browser(server, predictor_dir):
     assert ('id="unsure"' in dom) == (expected.probability < 0.6), "a near coin flip is called unsure"
     assert 'maxlength="300"' in dom, "the text box takes the server's own limit (--max-chars 300)"
     assert "disabled" not in dom.split('id="submit"')[1].split(">")[0], "the button is back once answered"
+    words = dom.split('id="words"')[1]
+    assert all(f">{w}</span>" in words for w in review.split()), "each word is shown, shaded by its effect"
+    assert "background: rgba(" in words
+
+
+@pytest.mark.slow
+def test_explain_gives_each_words_effect_as_the_predictor_does(server, predictor_dir):
+    review = "Not bad at all, I <br />enjoyed it."
+    response = httpx.post(server.url + "/explain", json={"text": review}, timeout=60)
+    assert response.status_code == 200, response.text
+    expected = SentimentPredictor.load(predictor_dir).word_effects(review)
+    got = response.json()["words"]
+    assert [w["word"] for w in got] == [w for w, _ in expected]
+    assert [w["effect"] for w in got] == pytest.approx([e for _, e in expected], abs=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("body, message", [
+    ({"text": "  "}, "text is empty"),
+    ({"text": "x" * 400}, "at most 300"),
+    ({"text": "<br />"}, "nothing is left to read"),
+    ({"texts": ["the wrong field"]}, "text"),
+])
+def test_explain_refuses_what_predict_refuses(server, body, message):
+    response = httpx.post(server.url + "/explain", json=body)
+    assert response.status_code == 422 and message in response.json()["detail"], response.text
 
 
 def test_the_micro_batcher_answers_each_request_with_its_own_share():
