@@ -61,7 +61,8 @@ def test_the_results_file_needs_no_chapter():
 # The four kinds of module, lowest first, as README.md's "How `helpers` is laid out" lists them.
 KINDS = {
     "course infrastructure": ("config", "environment", "hub", "data", "models", "checks", "batching",
-                              "training", "storage", "results", "course", "quiz", "viz"),
+                              "training", "storage", "intervals", "results", "course", "quiz",
+                              "viz"),
     "from-scratch pieces, by chapter": ("tokenization", "bpe", "wordpiece", "unigram", "embeddings", "rnn",
                                         "language_model", "attention", "decoding", "transformer",
                                         "pretraining", "generation", "transformer_xl", "longformer",
