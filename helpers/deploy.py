@@ -36,6 +36,7 @@ from torch import nn
 
 from helpers import config, ensemble, storage
 from helpers.batching import pad_batch
+from helpers.intervals import paired_difference, wilson
 from helpers.tokenization import clean_text
 
 INPUTS = ("input_ids", "attention_mask")
@@ -55,11 +56,16 @@ def _quiet_quantization() -> Iterator[None]:
         yield
 
 
-def quantize_dynamic(model: nn.Module) -> nn.Module:
-    """A copy of `model` whose Linear layers hold int8 weights and quantize inputs on the fly (CPU only)."""
+def quantize_dynamic(model: nn.Module, per_channel: bool = False) -> nn.Module:
+    """A copy of `model` whose Linear layers hold int8 weights and quantize inputs on the fly (CPU only).
+
+    With `per_channel`, each output row of a weight gets its own scale instead of one for the whole matrix,
+    so a row of small weights is not rounded to a few levels because another row holds a large one.
+    """
+    q = torch.ao.quantization
+    spec = {nn.Linear: q.per_channel_dynamic_qconfig} if per_channel else {nn.Linear}
     with _quiet_quantization():
-        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.Linear},
-                                                      dtype=torch.qint8)
+        return q.quantize_dynamic(copy.deepcopy(model).cpu().eval(), spec, dtype=torch.qint8)
 
 
 def compile_model(model: nn.Module, backend: str = "inductor") -> tuple[nn.Module, float]:
@@ -203,8 +209,9 @@ def size_on_disk(model: nn.Module | str | os.PathLike) -> int:
         return (Path(tmp) / "model.pt").stat().st_size
 
 
-def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike) -> Path:
-    """onnxruntime's dynamic quantization of an ONNX model: int8 MatMul weights, activations on the fly."""
+def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike, per_channel: bool = False) -> Path:
+    """onnxruntime's dynamic quantization of an ONNX model: int8 MatMul weights, activations on the fly
+    (`per_channel`: a scale per output column of each weight, as in `quantize_dynamic`)."""
     import onnx
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
@@ -219,7 +226,7 @@ def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike) -> Path:
         # A fused graph's operators (Attention, SkipLayerNormalization) are onnxruntime's own, so ONNX's shape
         # inference cannot type their outputs; the quantizer then needs to be told they are float.
         with storage.staged_files(target) as staged:
-            ort_quantize_dynamic(Path(source), staged, weight_type=QuantType.QInt8,
+            ort_quantize_dynamic(Path(source), staged, weight_type=QuantType.QInt8, per_channel=per_channel,
                                  extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
         root.setLevel(level)
@@ -337,7 +344,8 @@ def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: 
     sorted by length so that batches carry little padding, the fastest of `repeats` passes (as `timeit` does:
     other jobs on the machine only ever add time). The variants take turns, pass by pass and review by review,
     so that a burst of load slows them alike. Agreement: the share of labels equal to the reference's, and the
-    largest change of P(positive).
+    largest change of P(positive). Each rate comes with its 95% interval (`intervals.wilson`), and the change
+    of accuracy with the paired interval on the same reviews (`intervals.paired_difference`).
     """
     if repeats < 1 or batch_size < 1:
         raise ValueError(f"repeats and batch_size must be positive, got {repeats} and {batch_size}.")
@@ -365,17 +373,22 @@ def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: 
         p = np.empty(len(ids))
         p[order] = variant_logits.softmax(-1)[:, 1].numpy()
         reference = p if reference is None else reference
+        correct, agree = (p >= 0.5) == labels, (p >= 0.5) == (reference >= 0.5)
+        gap = paired_difference((reference >= 0.5) == labels, correct)
         rows.append({"variant": variant.name, "size_bytes": size_on_disk(variant.stored),
                      "build_seconds": variant.build_seconds,
                      "latency_p50_ms": float(np.percentile(variant_ms, 50)),
                      "latency_p95_ms": float(np.percentile(variant_ms, 95)),
                      "throughput_per_s": len(ids) / variant_seconds,
-                     "test_accuracy": float(((p >= 0.5) == labels).mean()),
-                     "label_agreement": float(((p >= 0.5) == (reference >= 0.5)).mean()),
+                     "test_accuracy": float(correct.mean()),
+                     "test_accuracy_interval": wilson(int(correct.sum()), len(p)),
+                     "accuracy_delta_points": 100 * gap[0],
+                     "accuracy_delta_interval": (100 * gap[1], 100 * gap[2]),
+                     "label_agreement": float(agree.mean()),
+                     "label_agreement_interval": wilson(int(agree.sum()), len(p)),
                      "max_probability_change": float(np.abs(p - reference).max())})
     for row in rows:
         row["throughput_ratio_vs_eager"] = row["throughput_per_s"] / rows[0]["throughput_per_s"]
-        row["accuracy_delta_points"] = 100 * (row["test_accuracy"] - rows[0]["test_accuracy"])
     return rows
 
 

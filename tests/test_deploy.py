@@ -104,6 +104,12 @@ def test_compare_measures_every_variant_against_the_first(exported):
     assert rows[0]["throughput_ratio_vs_eager"] == 1 and rows[0]["accuracy_delta_points"] == 0
     assert rows[1]["label_agreement"] == 1 and rows[1]["max_probability_change"] < 1e-5
     assert rows[1]["size_bytes"] == deploy.size_on_disk(fp32)
+    # Eight reviews say little: every rate carries its interval, and the reference's change is exactly 0.
+    low, high = rows[1]["label_agreement_interval"]
+    assert low < 0.8 and high == 1
+    assert rows[0]["accuracy_delta_interval"] == (0, 0)
+    low, high = rows[2]["test_accuracy_interval"]
+    assert low < rows[2]["test_accuracy"] <= high
     assert all(r["latency_p95_ms"] >= r["latency_p50_ms"] > 0 for r in rows)
 
 
@@ -238,3 +244,31 @@ def test_model_to_deploy_is_chapter_08s_model_and_its_test_reviews(monkeypatch):
     smaller = dataclasses.replace(profile, deploy_n_train=12, deploy_n_test=1_000)
     _, test = deploy.model_to_deploy(train, val, dsd["test"], smaller, progress=False)
     assert runs[2][0] != runs[0][0] and runs[2][2] == 12 and len(test) == len(test_08)
+
+
+@pytest.mark.slow
+def test_per_channel_int8_gives_each_output_row_its_own_scale(exported):
+    classifier = exported[0]
+    per_tensor = deploy.quantize_dynamic(classifier.model)
+    per_channel = deploy.quantize_dynamic(classifier.model, per_channel=True)
+    first = next(m for m in per_channel.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear))
+    assert first.weight().qscheme() == torch.per_channel_affine
+    scales = first.weight().q_per_channel_scales()
+    assert len(scales) == first.weight().shape[0] and scales.unique().numel() > 1
+    # Rounding each row to its own scale loses less of the weights than one scale for the whole matrix.
+    original = next(m for m in classifier.model.modules() if isinstance(m, torch.nn.Linear)).weight
+    coarse = next(m for m in per_tensor.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear))
+    error_per_channel = (first.weight().dequantize() - original).abs().mean()
+    error_per_tensor = (coarse.weight().dequantize() - original).abs().mean()
+    assert error_per_channel < error_per_tensor
+
+
+@pytest.mark.slow
+def test_onnx_per_channel_int8_runs_and_stays_close(tmp_path, exported):
+    classifier, fp32, _ = exported
+    per_channel = deploy.quantize_onnx(fp32, tmp_path / "pc.onnx", per_channel=True)
+    inputs = _batch(classifier, REVIEWS)
+    with torch.no_grad():
+        reference = classifier.model(**inputs).softmax(-1)
+        got = deploy.OnnxModel(per_channel, threads=1)(**inputs).softmax(-1)
+    assert (got - reference).abs().max() < 0.05
