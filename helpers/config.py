@@ -140,6 +140,7 @@ class Profile:
     deploy_n_train: int | None  # reviews its model fine-tunes on (08's recipe; 08's size where affordable)
     deploy_n_test: int  # test reviews each variant predicts (throughput and accuracy), from 08's test set
     deploy_n_latency: int  # single reviews timed for the latency percentiles
+    deploy_bench_n_test: int  # the benchmark's test reviews: enough to tell 99% agreement from 97%
     deploy_compile: bool  # measure torch.compile too (compiling MiniLM takes a minute or more on a CPU)
 
 
@@ -189,7 +190,8 @@ PROFILES: dict[str, Profile] = {
         pipeline_n_train=64, pipeline_max_len=48, pipeline_n_eval=80, pipeline_n_shown=None,
         ablation_n_train=32, ablation_max_len=24,
         # 09
-        deploy_n_train=64, deploy_n_test=64, deploy_n_latency=10, deploy_compile=False,
+        deploy_n_train=64, deploy_n_test=64, deploy_n_latency=10,
+        deploy_bench_n_test=128, deploy_compile=False,
     ),
     "cpu": Profile(
         name="cpu",
@@ -226,7 +228,8 @@ PROFILES: dict[str, Profile] = {
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, pipeline_n_shown=1_000,
         ablation_n_train=128, ablation_max_len=48,
         # 09
-        deploy_n_train=1_000, deploy_n_test=300, deploy_n_latency=40, deploy_compile=True,
+        deploy_n_train=1_000, deploy_n_test=300, deploy_n_latency=40,
+        deploy_bench_n_test=1_000, deploy_compile=True,
     ),
     "full": Profile(
         name="full",
@@ -263,7 +266,8 @@ PROFILES: dict[str, Profile] = {
         pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, pipeline_n_shown=None,
         ablation_n_train=5_000, ablation_max_len=256,
         # 09
-        deploy_n_train=None, deploy_n_test=5_000, deploy_n_latency=200, deploy_compile=True,
+        deploy_n_train=None, deploy_n_test=5_000, deploy_n_latency=200,
+        deploy_bench_n_test=5_000, deploy_compile=True,
     ),
 }
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import bench, deploy, results
+from helpers import bench, config, deploy, results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,3 +213,24 @@ def test_concurrent_recorders_lose_no_rows_and_leave_valid_json(tmp_path):
 def test_the_readme_tables_are_exactly_those_built_from_the_results():
     recorded = results.load_results(results.RESULTS)
     assert results.readme_section((ROOT / "RESULTS.md").read_text()) == results.markdown_tables(recorded)
+
+
+def test_deploy_measures_enough_reviews_on_one_and_two_threads(imdb_folder, monkeypatch):
+    asked = {}
+
+    def model_to_deploy(train, val, test, profile, *args, **kwargs):
+        asked["n_test"] = profile.deploy_n_test
+        return "model", test.select(range(3))
+
+    def compare(model, found, texts, labels, n_latency, threads):
+        return [{"variant": name, "threads_seen": threads} for name in found]
+
+    monkeypatch.setattr(deploy, "model_to_deploy", model_to_deploy)
+    monkeypatch.setattr(deploy, "variants", lambda model, folder, threads, compile: ["eager", "int8"])
+    monkeypatch.setattr(deploy, "compare", compare)
+    rows = bench.run("deploy", imdb=str(imdb_folder), profile_name="smoke")
+    profile = config.get_profile("smoke")
+    assert asked["n_test"] == profile.deploy_bench_n_test != profile.deploy_n_test
+    measured = [(r["variant"], r["threads"]) for r in rows]
+    assert measured == [("eager", 1), ("int8", 1), ("eager", 2), ("int8", 2)]
+    assert all(r["threads"] == r["threads_seen"] for r in rows), "each thread count is measured as labelled"
