@@ -20,7 +20,7 @@ from helpers.decoding import greedy_decode
 from helpers.tokenization import Vocab
 from helpers.training import (BestWeights, mixed_precision, model_device, optimizer_step, progress_bar,
                               to_device, warmup_then_decay)
-from helpers.transformer import Transformer
+from helpers.transformer import Transformer, cross_attention
 
 State = dict[str, Tensor]  # everything a decoder carries from step to step, batch first
 
@@ -328,6 +328,14 @@ def attention_map(model: Seq2Seq, words: str) -> tuple[str, Tensor]:
             break
         ids.append(token.item())
     return decode_digits(ids), torch.stack(rows).cpu()
+
+
+def cross_attention_map(model: Transformer, words: str) -> tuple[str, list[Tensor]]:
+    """The Transformer's greedy output for one source and each decoder layer's cross-attention (1, h, T, S)
+    behind each output token, <eos> included: row t is the position that predicts token t."""
+    digits = predict(model, [words])[0]
+    batch = make_batch([(words, digits)])
+    return digits, cross_attention(model, batch.src, batch.src_lengths, batch.tgt_in)
 
 
 @torch.no_grad()
