@@ -20,7 +20,7 @@ from helpers.decoding import greedy_decode
 from helpers.tokenization import Vocab
 from helpers.training import (BestWeights, mixed_precision, model_device, optimizer_step, progress_bar,
                               to_device, warmup_then_decay)
-from helpers.transformer import Transformer
+from helpers.transformer import Transformer, cross_attention
 
 State = dict[str, Tensor]  # everything a decoder carries from step to step, batch first
 
@@ -51,6 +51,8 @@ def number_to_words(n: int) -> str:
     'three hundred forty-two thousand five hundred six'
     >>> number_to_words(7_000_019)
     'seven million nineteen'
+    >>> len(source_tokens(number_to_words(999_999_999_999)))  # the longest input: 19 words
+    19
     """
     if not isinstance(n, int) or not 0 <= n < 10**12:
         raise ValueError(f"number_to_words spells whole numbers from 0 to 10**12 - 1, got {n!r}.")
@@ -69,7 +71,7 @@ def make_number_task(n_train: int, n_val: int, n_test: int, max_digits: int = 12
     """(words, digits) pairs of distinct numbers, split so no validation or test number is seen in training.
 
     The number of digits is drawn uniformly from 1 to max_digits, so with 12 digits inputs range from one word
-    ('six') to twenty. The same seed always gives the same splits.
+    ('six') to nineteen. The same seed always gives the same splits.
     """
     total = n_train + n_val + n_test
     if min(n_train, n_val, n_test) < 1:
@@ -328,6 +330,14 @@ def attention_map(model: Seq2Seq, words: str) -> tuple[str, Tensor]:
     return decode_digits(ids), torch.stack(rows).cpu()
 
 
+def cross_attention_map(model: Transformer, words: str) -> tuple[str, list[Tensor]]:
+    """The Transformer's greedy output for one source and each decoder layer's cross-attention (1, h, T, S)
+    behind each output token, <eos> included: row t is the position that predicts token t."""
+    digits = predict(model, [words])[0]
+    batch = make_batch([(words, digits)])
+    return digits, cross_attention(model, batch.src, batch.src_lengths, batch.tgt_in)
+
+
 @torch.no_grad()
 def after_a_mistake(model: nn.Module, pairs: list[tuple[str, str]], position: int = 1,
                     seed: int = 0) -> dict[str, float]:
@@ -466,7 +476,7 @@ def build(kind: str, profile: Profile) -> nn.Module:
         return Transformer(len(SOURCE_VOCAB), len(TARGET_VOCAB), d_model=profile.transformer_dim,
                            n_heads=profile.transformer_heads, n_layers=profile.transformer_layers,
                            d_ff=4 * profile.transformer_dim, dropout=0.0,
-                           max_len=32)  # inputs: 20 words at most
+                           max_len=32)  # inputs: 19 words at most
     return make_model(kind, profile.seq2seq_hidden // 2, profile.seq2seq_hidden)
 
 

@@ -176,6 +176,29 @@ class Transformer(nn.Module):
         return self.decode(prefix, state["memory"], state["mask"])[:, -1], {**state, "prefix": prefix}
 
 
+@torch.no_grad()
+def cross_attention(model: Transformer, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> list[Tensor]:
+    """Each decoder layer's cross-attention weights (B, h, T, S): where each output position reads the source.
+
+    The layers ask their attention for no weights (the fused kernel is faster), so hooks ask for them during
+    one teacher-forced pass and are removed after it.
+    """
+    device = training.model_device(model)
+    weights, hooks = [], []
+    for layer in model.decoder_layers:
+        hooks.append(layer.multihead_attn.register_forward_pre_hook(
+            lambda module, args, kwargs: (args, {**kwargs, "need_weights": True}), with_kwargs=True))
+        hooks.append(layer.multihead_attn.register_forward_hook(
+            lambda module, args, output: weights.append(output[1])))  # output: (out, weights (B, h, T, S))
+    try:
+        model.eval()
+        model(src.to(device), src_lengths.to(device), tgt_in.to(device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [w.cpu() for w in weights]
+
+
 class TransformerClassifier(nn.Module):
     """Encoder-only: word embeddings plus learned positions, pre-LN encoder layers, mean- and max-pooling
     over the real tokens, a linear layer. The embeddings start random, or from pre-trained `vectors`."""

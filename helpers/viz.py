@@ -156,18 +156,26 @@ def token_highlight(tokens: list[str], weights: torch.Tensor | Sequence[float],
 
 
 def attention_heatmap(attention: Sequence[torch.Tensor], tokens: list[str], layer: int = -1,
-                      head: int | None = None, ax=None):
-    """Seaborn heatmap of a layer's attention (a head, or the mean of all heads): rows attend to columns."""
+                      head: int | None = None, ax=None, query_tokens: list[str] | None = None):
+    """Seaborn heatmap of a layer's attention (a head, or the mean of all heads): rows attend to columns.
+
+    Self-attention by default; for cross-attention, `tokens` are the keys (columns) and `query_tokens` the
+    queries (rows).
+    """
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    weights = attention[layer][0]  # (heads, T, T)
-    weights = weights.mean(0) if head is None else weights[head]  # (T, T)
+    query_tokens = tokens if query_tokens is None else query_tokens
+    weights = attention[layer][0]  # (heads, T, S)
+    weights = weights.mean(0) if head is None else weights[head]  # (T, S)
+    if weights.shape != (len(query_tokens), len(tokens)):
+        raise ValueError(f"Weights of shape {tuple(weights.shape)} need {weights.shape[0]} query tokens and "
+                         f"{weights.shape[1]} key tokens, got {len(query_tokens)} and {len(tokens)}.")
     if ax is None:
         size = min(12.0, 2.0 + 0.3 * len(tokens))
         _, ax = plt.subplots(figsize=(size, size * 0.85))
-    sns.heatmap(weights.numpy(), xticklabels=tokens, yticklabels=tokens, cmap="viridis", square=True, ax=ax,
-                cbar_kws={"label": "attention weight", "shrink": 0.7})
+    sns.heatmap(weights.numpy(), xticklabels=tokens, yticklabels=query_tokens, cmap="viridis",
+                square=query_tokens is tokens, ax=ax, cbar_kws={"label": "attention weight", "shrink": 0.7})
     which = "mean of all heads" if head is None else f"head {head}"
     ax.set(title=f"layer {layer % len(attention)}, {which}", xlabel="attends to (key)",
            ylabel="token (query)")

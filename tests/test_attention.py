@@ -102,14 +102,44 @@ def test_positional_encoding_kinds_and_lengths():
         attention.PositionalEncoding("rotary", 8, 6)
 
 
-def test_additive_and_multiplicative_attention_weigh_only_real_positions():
+RNN_ATTENTION = {"Bahdanau": lambda: attention.AdditiveAttention(4, 10, 8),
+                 "Luong": lambda: attention.MultiplicativeAttention(4, 10)}
+
+
+def _padded_keys(seed=0):
+    """Keys (B=3, S=6, 10) for sources of 6, 2 and 4 real positions, and the mask that says which are real."""
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([6, 2, 4])
+    return torch.randn(3, 6, 10, generator=g), batching.padding_mask(lengths, 6), lengths
+
+
+@pytest.mark.parametrize("name", RNN_ATTENTION)
+def test_rnn_attention_shapes_and_weights_over_real_positions(name):
     torch.manual_seed(0)
-    keys, mask = torch.randn(2, 6, 10), batching.padding_mask(torch.tensor([6, 2]), 6)
-    for module in (attention.AdditiveAttention(4, 10, 8), attention.MultiplicativeAttention(4, 10)):
-        context, weights = module(torch.randn(2, 4), module.project_keys(keys), keys, mask)
-        torch.testing.assert_close(weights.sum(-1), torch.ones(2))
-        assert weights[1, 2:].abs().max() == 0
-        torch.testing.assert_close(context, (weights[:, :, None] * keys).sum(1))
+    module = RNN_ATTENTION[name]()
+    keys, mask, _ = _padded_keys()
+    context, weights = module(torch.randn(3, 4), module.project_keys(keys), keys, mask)
+    assert context.shape == (3, 10) and weights.shape == (3, 6)
+    assert torch.equal(weights[~mask], torch.zeros(int((~mask).sum())))  # padding: exactly 0
+    assert (weights[mask] > 0).all()
+    torch.testing.assert_close(weights.sum(-1), torch.ones(3))
+    torch.testing.assert_close(context, (weights[:, :, None] * keys).sum(1))
+
+
+@pytest.mark.parametrize("name", RNN_ATTENTION)
+def test_rnn_attention_ignores_what_the_padding_holds(name):
+    torch.manual_seed(0)
+    module = RNN_ATTENTION[name]()
+    keys, mask, lengths = _padded_keys()
+    query = torch.randn(3, 4)
+    context, weights = module(query, module.project_keys(keys), keys, mask)
+    noisy = torch.where(mask[:, :, None], keys, 100 * torch.randn_like(keys))  # new padding values
+    torch.testing.assert_close(module(query, module.project_keys(noisy), noisy, mask), (context, weights))
+    for i, n in enumerate(lengths.tolist()):  # each source alone, unpadded, gets the same context and weights
+        alone = keys[i : i + 1, :n]
+        own_context, own_weights = module(query[i : i + 1], module.project_keys(alone), alone)
+        torch.testing.assert_close(own_context[0], context[i])
+        torch.testing.assert_close(own_weights[0], weights[i, :n])
 
 
 def test_peak_bytes_counts_what_is_alive_at_once_not_the_total():

@@ -81,6 +81,29 @@ def test_padding_does_not_change_the_output():
                                model(padded.src, padded.src_lengths, padded.tgt_in)[:1, :length])
 
 
+def test_cross_attention_weighs_only_the_real_source_words_and_leaves_the_model_as_it_was():
+    model = _model()
+    batch = seq2seq.make_batch([("forty-two thousand six", "42006"), ("nine", "9")])
+    before = model(batch.src, batch.src_lengths, batch.tgt_in)
+    weights = transformer.cross_attention(model, batch.src, batch.src_lengths, batch.tgt_in)
+    assert len(weights) == len(model.decoder_layers)
+    for w in weights:  # (B, h, T, S): 2 pairs, T = <bos> + 5 digits, S = 4 words
+        assert w.shape == (2, model.decoder_layers[0].multihead_attn.num_heads, 6, 4)
+        torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:-1]))
+        assert torch.equal(w[1, :, :, 1:], torch.zeros(w.shape[1], 6, 3))  # "nine": one word, then padding
+    for layer in model.decoder_layers:
+        assert not layer.multihead_attn._forward_hooks and not layer.multihead_attn._forward_pre_hooks
+    torch.testing.assert_close(model(batch.src, batch.src_lengths, batch.tgt_in), before)
+
+
+def test_cross_attention_map_has_a_row_per_output_token_and_a_column_per_word():
+    model = _model()
+    words = "forty-two thousand six"
+    digits, weights = seq2seq.cross_attention_map(model, words)
+    assert digits == seq2seq.predict(model, [words])[0]
+    assert weights[-1].shape[-2:] == (len(digits) + 1, len(seq2seq.source_tokens(words)))
+
+
 def test_without_positions_reordered_words_get_the_same_output():
     # "one hundred two" and "two hundred one" use the same words: without positions, the encoder's output is
     # the same set of vectors, so every decoder step sees the same thing.

@@ -116,3 +116,16 @@ def test_heatmap_labels_rows_and_columns_with_tokens(attention):
     assert [t.get_text() for t in ax.get_xticklabels()] == tokens
     assert "layer 1, head 0" in ax.get_title()
     matplotlib.pyplot.close("all")
+
+
+def test_heatmap_of_cross_attention_labels_queries_and_keys_apart():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    weights = [torch.randn(1, 2, 3, 4).softmax(-1)]  # one layer, 2 heads, 3 queries over 4 keys
+    ax = viz.attention_heatmap(weights, ["a", "b", "c", "d"], head=1, query_tokens=["x", "y", "z"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c", "d"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y", "z"]
+    with pytest.raises(ValueError, match="3 query tokens and 4 key tokens"):
+        viz.attention_heatmap(weights, ["a", "b", "c", "d"])
+    matplotlib.pyplot.close("all")
