@@ -15,21 +15,21 @@ import numpy as np
 Z95 = 1.959963984540054  # the normal quantile for a two-sided 95% interval
 
 
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson's 95% interval for a rate of `successes` in `n`; unlike p +/- z*SE it holds near 0 and 1.
+def wilson(successes: int, n: int) -> tuple[float, float]:
+    """Wilson's 95% interval for a rate of `successes` in `n` (scipy's); unlike p +/- 1.96*SE it holds
+    near 0 and 1.
 
     >>> [round(x, 3) for x in wilson(90, 100)]
     [0.826, 0.945]
     >>> [round(x, 3) for x in wilson(300, 300)]
     [0.987, 1.0]
     """
+    from scipy import stats  # imported here: most chapters never need scipy
+
     if not (isinstance(n, int) and n > 0 and 0 <= successes <= n):
         raise ValueError(f"wilson needs 0 <= successes <= n and n > 0, got {successes} of {n}.")
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    # At 0 or n successes the bounds are exactly 0 or 1 (the formula leaves a rounding error there).
-    return (0.0 if successes == 0 else centre - half), (1.0 if successes == n else centre + half)
+    ci = stats.binomtest(int(successes), n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def paired_difference(correct_a: Sequence[bool], correct_b: Sequence[bool],
