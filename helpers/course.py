@@ -2,7 +2,7 @@
 
     course.CHAPTERS["09_deployment"].builds_on     # ('08_sentiment_pipeline',)
     course.draw_map()                              # one figure: the chapters and their arrows
-    course.results_tables(results.load_results())  # {"IMDB classifiers": DataFrame, "deploy: ...": DataFrame}
+    course.results_tables(results.load_results())  # {"IMDB classifiers (...)": DataFrame, "deploy: ...": ...}
 
 Chapter 10 reads it; the README's notebook table lists the same chapters (a test keeps them equal).
 """
@@ -100,13 +100,12 @@ def draw_map(ax=None, chapters: dict[str, Chapter] = CHAPTERS):
 
 
 def results_tables(recorded: dict[str, dict]) -> dict[str, pd.DataFrame]:
-    """RESULTS.md's tables as DataFrames of raw values (numbers stay numbers), by title.
+    """RESULTS.md's tables as DataFrames of the same text cells (90.9%, 58.5 MB), by the line above each.
 
     The IMDB classifiers come first, best first within each profile, then one table per other benchmark,
-    titled "name: what it measures". `results.tables` decides the rows, their order and the columns.
+    headed "name: what it measures (where)". `results.tables` decides the rows, their order, the columns and
+    how each cell reads; the numbers themselves are in `recorded`.
     """
-    frames = {}
-    for table in results.tables(recorded):
-        title = table.title if table.title == results.IMDB_TABLE else f"{table.title}: {table.description}"
-        frames[title] = pd.DataFrame(table.rows, columns=[c.header for c in table.columns])
-    return frames
+    return {results.heading(table): pd.DataFrame(results.text_rows(table),
+                                                 columns=[c.header for c in table.columns])
+            for table in results.tables(recorded)}

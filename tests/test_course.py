@@ -62,18 +62,21 @@ def test_results_are_grouped_imdb_first_best_first():
                   speed=2.0),
     }
     tables = course.results_tables(recorded)
-    assert list(tables) == ["IMDB classifiers", "timing: what timing is"]
-    imdb = tables["IMDB classifiers"]
+    where = " (measured in the cpu profile on m, 2026-11-25)"
+    assert list(tables) == ["IMDB classifiers" + where, "timing: what timing is" + where]
+    imdb = tables["IMDB classifiers" + where]
     assert list(imdb["model"]) == ["tfidf_logreg", "nbow_bigram", "bilstm"]
-    assert imdb["what it is"][0] == "what tfidf_logreg is" and imdb["test accuracy"][0] == 0.91
-    other = tables["timing: what timing is"]
-    assert list(other.columns) == ["variant", "speed", "profile", "machine"] and other["speed"][0] == 2.0
+    assert imdb["what it is"][0] == "what tfidf_logreg is" and imdb["test accuracy"][0] == "91.0%"
+    assert imdb["train time"][0] == "3.00 s", "the cells read as in RESULTS.md"
+    other = tables["timing: what timing is" + where]
+    assert list(other.columns) == ["variant", "speed"] and other["speed"][0] == "2"
 
 
 def test_the_notebook_and_the_readme_show_the_same_tables():
     recorded = results.load_results()
     frames = course.results_tables(recorded)
-    assert sum(len(t) for t in frames.values()) == len(recorded)
     markdown = results.markdown_tables(recorded)
     for frame in frames.values():
         assert "| " + " | ".join(frame.columns) + " |" in markdown
+        assert all(text in markdown for row in frame.itertuples(index=False) for text in row)
+    assert len(frames["IMDB classifiers (measured in the cpu profile on AMD EPYC, 2 cores, 2026-11-26)"]) == 6
