@@ -142,6 +142,14 @@ def test_results_refresh_the_readme_table(tmp_path, spy_benchmark):
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
 
 
+def test_readme_alone_rewrites_the_tables_without_running_anything(tmp_path, monkeypatch):
+    readme = tmp_path / "RESULTS.md"
+    readme.write_text(f"intro\n{results.TABLE_START}\nold\n{results.TABLE_END}\noutro\n")
+    monkeypatch.setattr(bench, "run", lambda *a, **k: pytest.fail("ran a benchmark to rewrite tables"))
+    bench.main(["--readme", str(readme)])
+    assert results.readme_section(readme.read_text()) == results.markdown_tables(results.load_results())
+
+
 def test_benchmarks_with_their_own_data_get_their_own_table(tmp_path, own_data_benchmark):
     rows = bench.run("sweep", profile_name="smoke")
     assert [r["variant"] for r in rows] == ["a", "b"] and "n_val" not in rows[0]
