@@ -328,11 +328,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--record", type=Path,
                         help="JSON file that keeps the latest result of each benchmark")
     parser.add_argument("--readme", type=Path,
-                        help="Markdown file (RESULTS.md) whose tables are refreshed from --record")
+                        help="Markdown file (RESULTS.md) whose tables are refreshed from --record; alone, "
+                             "it rewrites them from the recorded results without running anything")
     args = parser.parse_args(argv)
     names = list(REGISTRY) if args.all else args.names
+    if args.readme and not names:  # nothing to run: only rewrite the tables from the recorded results
+        results.update_readme(args.readme, results.load_results(args.record or results.RESULTS))
+        return
     if not names:
-        parser.error(f"name a benchmark ({', '.join(REGISTRY)}) or pass --all")
+        parser.error(f"name a benchmark ({', '.join(REGISTRY)}), pass --all, or pass only --readme to "
+                     "rewrite its tables")
     if args.readme and not args.record:
         parser.error("--readme needs --record (the tables are built from the recorded results)")
     _check_names(names)

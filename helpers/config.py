@@ -314,6 +314,40 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device(next(name for name, ok in available.items() if ok))
 
 
+# The sizes a learner compares first, as (what it is, Profile field); profile_table() has every field.
+PROFILE_SUMMARY = [("IMDB training reviews", "n_train"), ("IMDB test reviews", "n_test"),
+                   ("tokens kept per review", "max_len"), ("vocabulary size", "vocab_size"),
+                   ("embedding width", "embed_dim"), ("RNN hidden size (03)", "hidden_dim"),
+                   ("BiLSTM epochs (03)", "bilstm_epochs"),
+                   ("Transformer layers (05)", "transformer_layers"),
+                   ("pre-trained model (06-09)", "model_name"),
+                   ("fine-tuning epochs (06-09)", "finetune_epochs"),
+                   ("reviews the pipeline fine-tunes on (08)", "pipeline_n_train")]
+
+
+def readable(value) -> str:
+    """A profile value as a learner reads it: "all" for a whole split, thousands separated, no Hub owner.
+
+    >>> readable(None), readable(25_000), readable("sentence-transformers/all-MiniLM-L6-v2")
+    ('all', '25,000', 'all-MiniLM-L6-v2')
+    """
+    if value is None:
+        return "all"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value).rsplit("/", 1)[-1]
+
+
+def profile_summary(sizes: list[tuple[str, str]] = PROFILE_SUMMARY) -> dict[str, dict[str, str]]:
+    """{size: {profile: value as text}} for the few sizes that matter most, every profile side by side.
+
+    >>> profile_summary()["tokens kept per review"]
+    {'smoke': '128', 'cpu': '256', 'full': '512'}
+    """
+    return {label: {name: readable(getattr(profile, field)) for name, profile in PROFILES.items()}
+            for label, field in sizes}
+
+
 def profile_table() -> list[dict]:
     """All profiles as rows, for showing side by side in a notebook; optimizer settings as short strings."""
     def shown(value):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from importlib import resources
 
@@ -103,16 +104,53 @@ def check(number: QuestionId, letter: str) -> bool:
     return right
 
 
-def explain(number: QuestionId) -> None:
-    """Print every option of question `number` with why it is right or wrong (read it after answering)."""
+def explanation(number: QuestionId) -> str:
+    """Every option of question `number` with why it is right or wrong, and the chapter that teaches it."""
     q = _question(number)
-    print(f"{number}. {q.text}")
+    lines = [f"{number}. {q.text}"]
     for letter, option, why in zip(LETTERS, q.options, q.explanations or ("",) * len(q.options)):
         mark = "right" if letter == q.answer else "wrong"
-        print(f"   {letter}) {option}  [{mark}]" + (f"\n      {why}" if why else ""))
+        lines.append(f"   {letter}) {option}  [{mark}]" + (f"\n      {why}" if why else ""))
     if not q.explanations:
-        print(f"   {q.why}")
-    print(f"   Taught in {q.chapter}.ipynb")
+        lines.append(f"   {q.why}")
+    lines.append(f"   Taught in {q.chapter}.ipynb")
+    return "\n".join(lines)
+
+
+def explain(number: QuestionId) -> None:
+    """Print every option of question `number` with why it is right or wrong (read it after answering)."""
+    print(explanation(number))
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A question's answer with every option explained: folded in a notebook (open it after answering), and
+    in plain text as `explain` prints it."""
+
+    number: QuestionId
+
+    def __repr__(self) -> str:
+        return explanation(self.number)
+
+    def _repr_html_(self) -> str:
+        q = _question(self.number)
+        whys = q.explanations or ("",) * len(q.options)
+        items = "".join(f"<li><b>{letter}) {'right' if letter == q.answer else 'wrong'}</b>: "
+                        f"{html.escape(option)}{'. ' + html.escape(why) if why else ''}</li>"
+                        for letter, option, why in zip(LETTERS, q.options, whys))
+        return (f"<details><summary>Answer to {self.number} and every option explained (open it after "
+                f"answering)</summary><p>The answer is <b>{q.answer}</b>. {html.escape(q.why)}</p>"
+                f"<ul>{items}</ul><p>Taught in {q.chapter}.ipynb</p></details>")
+
+
+def solution(number: QuestionId) -> Solution:
+    """Question `number`'s answer and why each option is right or wrong, folded until the reader opens it.
+
+    >>> print(repr(solution(9)).splitlines()[5])
+       C) Gradient clipping  [right]
+    """
+    _question(number)  # an unknown id fails here, not when the notebook displays it
+    return Solution(number)
 
 
 def for_chapter(chapter: str) -> list[QuestionId]:

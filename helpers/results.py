@@ -100,10 +100,21 @@ class Table:
     description: str
     columns: tuple[Column, ...]
     rows: list[list]
+    where: str = ""  # the profile and machine, when every row shares them (else they are columns)
 
 
-# Every table ends with where its rows were measured; `ran_on` is the machine and the date in one cell.
+# Where a table's rows were measured; `ran_on` is the machine and the date in one cell. When every row shares
+# them they go into the table's heading instead, so the table keeps only what differs from row to row.
 WHERE = (Column("profile", "profile"), Column("machine", "ran_on"))
+# Headers for the fields benchmarks record; a field not named here is shown with its underscores as spaces.
+HEADERS = {"size_bytes": "size", "build_seconds": "build time", "latency_p50_ms": "latency p50",
+           "latency_p95_ms": "latency p95", "throughput_per_s": "reviews/s",
+           "throughput_ratio_vs_eager": "× eager", "accuracy_delta_points": "Δ accuracy", "seq_len": "tokens",
+           "seconds": "time", "peak_bytes": "peak memory", "long_input_accuracy": "long-input accuracy",
+           "n_train": "train pairs", "n_test": "test pairs", "train_seconds": "train time"}
+# Tables that spread one key field across each cell, one value per setting: a row per attention pattern, its
+# time at every length in one cell, rather than a row per pattern and length.
+PIVOTS = {"long_attention": "seq_len"}
 IMDB_COLUMNS = (Column("model", "model", "`{}`"), Column("what it is", "description"),
                 Column("test accuracy", "test_accuracy", "**{}**"),
                 Column("validation accuracy", "val_accuracy"),
@@ -112,23 +123,31 @@ IMDB_COLUMNS = (Column("model", "model", "`{}`"), Column("what it is", "descript
 
 
 def cell(field: str, value) -> str:
-    """One Markdown cell: accuracies as percentages, seconds and bytes with units, counts with separators.
+    """One cell as text: accuracies as percentages, times and sizes with units, counts with separators.
 
     >>> [cell("test_accuracy", 0.9006), cell("train_seconds", 1729.78), cell("reviews", (22500, 2500, 25000))]
     ['90.1%', '1,730 s', '22,500 / 2,500 / 25,000']
+    >>> [cell("seconds", 0.0042), cell("size_bytes", 90299223), cell("accuracy_delta_points", -1.6667)]
+    ['4.2 ms', '90.3 MB', '-1.7 points']
     """
     if value is None:
         return ""
     if isinstance(value, tuple):
         return " / ".join(cell(field, v) for v in value)
     if field.endswith("accuracy") or field.endswith("_points"):
-        return f"{value:.1%}" if field.endswith("accuracy") else f"{value:+.2f}"
-    if field.endswith("seconds"):
-        return f"{value:,.0f} s" if value >= 10 else f"{value:.2f} s"
+        return f"{value:.1%}" if field.endswith("accuracy") else f"{value:+.1f} points"
+    if field.endswith("seconds") or field == "seconds":
+        if 0 < value < 1:
+            return f"{value * 1000:.1f} ms" if value < 0.01 else f"{value * 1000:.0f} ms"
+        return f"{value:,.0f} s" if value >= 10 or value == 0 else f"{value:.2f} s"
     if field.endswith("bytes"):
-        return f"{value / 2**20:,.1f} MiB"
+        return f"{value / 1e6:,.1f} MB"  # decimal megabytes, as chapter 09 prints sizes on disk
     if field.endswith("_ms"):
         return f"{value:.1f} ms"
+    if "_ratio_" in field:
+        return f"{value:.2f}×"
+    if field.endswith("_per_s"):
+        return f"{value:.1f}"
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
@@ -146,8 +165,32 @@ def _shown(row: dict) -> dict:
     return shown
 
 
+def _spread(rows: list[dict], across: str) -> list[dict]:
+    """One row per value of the other key fields; a field that varies `across` them becomes a tuple, in order.
+
+    >>> rows = [{"key": ["p", "n"], "p": "a", "n": n, "k": 9, "t": n / 10} for n in (2, 1)]
+    >>> _spread(rows, "n")
+    [{'key': ['p', 'n'], 'p': 'a', 'n': (1, 2), 'k': 9, 't': (0.1, 0.2)}]
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for row in sorted(rows, key=lambda r: r[across]):
+        groups.setdefault(tuple(str(row[k]) for k in row["key"] if k != across), []).append(row)
+    spread = []
+    for group in groups.values():
+        values = {field: [row.get(field) for row in group] for field in group[0]}
+        spread.append({field: v[0] if all(x == v[0] for x in v) else tuple(v) for field, v in values.items()})
+    return spread
+
+
 def _table(title: str, description: str, columns: tuple[Column, ...], rows: list[dict]) -> Table:
-    return Table(title, description, columns, [[_shown(row).get(c.field) for c in columns] for row in rows])
+    shown = [_shown(row) for row in rows]
+    where = {(row["profile"], row["ran_on"]) for row in shown}
+    if len(where) == 1:  # every row measured alike: say so once, above the table
+        columns = tuple(c for c in columns if c not in WHERE)
+        profile, ran_on = where.pop()
+        return Table(title, description, columns, [[row.get(c.field) for c in columns] for row in shown],
+                     f"{profile} profile on {ran_on}")
+    return Table(title, description, columns, [[row.get(c.field) for c in columns] for row in shown])
 
 
 def tables(recorded: dict[str, dict]) -> list[Table]:
@@ -158,18 +201,47 @@ def tables(recorded: dict[str, dict]) -> list[Table]:
     made = [_table(IMDB_TABLE, "", IMDB_COLUMNS, imdb)] if imdb else []
     for name in sorted({r["table"] for r in rows} - {IMDB_TABLE}):
         mine = sorted((r for r in rows if r["table"] == name), key=row_key)
-        columns = (*(Column(field.replace("_", " "), field) for field in mine[0]["columns"]), *WHERE)
-        made.append(_table(name, mine[0]["description"], columns, mine))
+        fields, across = mine[0]["columns"], PIVOTS.get(name)
+        if across:  # e.g. "time at 1,024 / 2,048 tokens": one row per pattern, a value per length in a cell
+            settings = cell(across, tuple(sorted({r[across] for r in mine})))
+            mine, fields = _spread(mine, across), [f for f in fields if f != across]
+            varying = {f for f in fields if all(isinstance(r[f], tuple) for r in mine)}
+        columns = tuple(Column(f"{_header(f)} at {settings} {_header(across)}" if across and f in varying
+                               else _header(f), f) for f in fields)
+        made.append(_table(name, mine[0]["description"], (*columns, *WHERE), mine))
     return made
+
+
+def _header(field: str) -> str:
+    """A column's header: HEADERS' name for a recorded field, else the field with spaces.
+
+    >>> _header("size_bytes"), _header("keys_per_query")
+    ('size', 'keys per query')
+    """
+    return HEADERS.get(field, field.replace("_", " "))
+
+
+def heading(table: Table, markdown: bool = False) -> str:
+    """The line above a table: what it measures, and where when every row shares that."""
+    if table.title == IMDB_TABLE:
+        what = "" if markdown else IMDB_TABLE  # RESULTS.md's section says what the table is
+    else:
+        what = (f"**`{table.title}`**" if markdown else table.title) + f": {table.description}"
+    where = f"measured in the {table.where}" if table.where else ""
+    return f"{what} ({where})" if what and where else what or where[:1].upper() + where[1:]
+
+
+def text_rows(table: Table) -> list[list[str]]:
+    """The table's cells as text, as RESULTS.md and chapter 10 show them."""
+    return [[cell(c.field, v) for c, v in zip(table.columns, values)] for values in table.rows]
 
 
 def _markdown(table: Table) -> str:
     lines = ["| " + " | ".join(c.header for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
-    for values in table.rows:
-        cells = [c.markdown.format(cell(c.field, v)) for c, v in zip(table.columns, values)]
-        lines.append("| " + " | ".join(cells) + " |")
-    heading = [] if table.title == IMDB_TABLE else [f"**`{table.title}`**: {table.description}", ""]
-    return "\n".join(heading + lines)
+    for texts in text_rows(table):
+        lines.append("| " + " | ".join(c.markdown.format(t) for c, t in zip(table.columns, texts)) + " |")
+    line = heading(table, markdown=True)
+    return "\n".join(([line, ""] if line else []) + lines)
 
 
 def markdown_tables(recorded: dict[str, dict]) -> str:

@@ -142,12 +142,21 @@ def test_results_refresh_the_readme_table(tmp_path, spy_benchmark):
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
 
 
+def test_readme_alone_rewrites_the_tables_without_running_anything(tmp_path, monkeypatch):
+    readme = tmp_path / "RESULTS.md"
+    readme.write_text(f"intro\n{results.TABLE_START}\nold\n{results.TABLE_END}\noutro\n")
+    monkeypatch.setattr(bench, "run", lambda *a, **k: pytest.fail("ran a benchmark to rewrite tables"))
+    bench.main(["--readme", str(readme)])
+    assert results.readme_section(readme.read_text()) == results.markdown_tables(results.load_results())
+
+
 def test_benchmarks_with_their_own_data_get_their_own_table(tmp_path, own_data_benchmark):
     rows = bench.run("sweep", profile_name="smoke")
     assert [r["variant"] for r in rows] == ["a", "b"] and "n_val" not in rows[0]
     tables = results.markdown_tables(results.record(rows, tmp_path / "r.json"))
-    assert "**`sweep`**" in tables and "| variant | seconds | peak bytes | profile | machine |" in tables
-    assert "| a | 0.50 s | 1.0 MiB | smoke |" in tables and "| b | 1.00 s | 2.0 MiB | smoke |" in tables
+    assert "**`sweep`**: a benchmark with its own data (measured in the smoke profile on " in tables
+    assert "| variant | time | peak memory |" in tables, "one profile and machine: said once, above the table"
+    assert "| a | 500 ms | 1.0 MB |" in tables and "| b | 1.00 s | 2.1 MB |" in tables
 
 
 def test_results_examples():
@@ -158,6 +167,36 @@ def test_table_cells_read_like_the_prose():
     assert ([results.cell("train_seconds", s) for s in (1729.78, 793.3, 2.345)]
             == ["1,730 s", "793 s", "2.35 s"])
     assert results.cell("test_accuracy", 0.9006) == "90.1%" and results.cell("n_train", 22500) == "22,500"
+    assert [results.cell("seconds", s) for s in (0.0042, 0.357, 0.0)] == ["4.2 ms", "357 ms", "0 s"]
+    assert results.cell("size_bytes", 90_299_223) == "90.3 MB", "sizes in MB, as chapter 09 prints them"
+    assert results.cell("throughput_ratio_vs_eager", 1.588) == "1.59×"
+    assert results.cell("accuracy_delta_points", -1.667) == "-1.7 points"
+
+
+def _attention_row(pattern: str, seq_len: int, machine: str = "m") -> dict:
+    return {"benchmark": "long_attention", "model": "long_attention", "profile": "cpu", "machine": machine,
+            "date": "d", "table": "long_attention", "description": "one call", "key": ["pattern", "seq_len"],
+            "columns": ["pattern", "seq_len", "keys_per_query", "seconds", "peak_bytes"], "pattern": pattern,
+            "seq_len": seq_len, "keys_per_query": seq_len if pattern == "full" else 258,
+            "seconds": seq_len / 1e5, "peak_bytes": seq_len * 1000}
+
+
+def test_the_attention_sweep_is_one_row_per_pattern_with_a_value_per_length():
+    recorded = {str(i): _attention_row(p, n) for i, (p, n) in
+                enumerate([(p, n) for p in ("full", "sliding_window") for n in (2048, 1024)])}
+    [table] = results.tables(recorded)
+    assert [c.header for c in table.columns] == ["pattern", "keys per query", "time at 1,024 / 2,048 tokens",
+                                                 "peak memory at 1,024 / 2,048 tokens"]
+    assert results.text_rows(table) == [["full", "1,024 / 2,048", "10 ms / 20 ms", "1.0 MB / 2.0 MB"],
+                                        ["sliding_window", "258", "10 ms / 20 ms", "1.0 MB / 2.0 MB"]]
+
+
+def test_rows_from_different_machines_keep_their_machine_column():
+    recorded = {"a": _attention_row("full", 1024), "b": _attention_row("full", 2048, machine="other")}
+    recorded = {k: r | {"key": ["pattern", "seq_len", "machine"]} for k, r in recorded.items()}
+    [table] = results.tables(recorded)
+    assert table.where == "" and [c.header for c in table.columns][-2:] == ["profile", "machine"]
+    assert "measured in" not in results.markdown_tables(recorded)
 
 
 def test_own_data_benchmarks_must_name_their_columns():

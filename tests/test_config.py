@@ -1,3 +1,4 @@
+import dataclasses
 import random
 
 import numpy as np
@@ -81,3 +82,17 @@ def test_chapter_06_07_cpu_classifiers_take_dozens_of_steps():
              "06 largest curve point": max(cpu.pretrain_sizes) * cpu.pretrain_epochs // batch,
              "07 truncation classifier": cpu.long_n_train * cpu.finetune_epochs // batch}
     assert min(steps.values()) >= 50, steps
+
+
+def test_profile_summary_shows_a_few_sizes_as_a_learner_reads_them():
+    summary = config.profile_summary()
+    assert 5 <= len(summary) <= 12  # a short table, not every field
+    assert all(set(row) == {"smoke", "cpu", "full"} for row in summary.values())
+    assert summary["IMDB training reviews"] == {"smoke": "240", "cpu": "all", "full": "all"}
+    assert summary["vocabulary size"]["cpu"] == "25,000"
+    assert summary["pre-trained model (06-09)"]["cpu"] == "all-MiniLM-L6-v2"
+
+
+def test_profile_summary_names_only_real_fields():
+    fields = {field.name for field in dataclasses.fields(config.Profile)}
+    assert {field for _, field in config.PROFILE_SUMMARY} <= fields

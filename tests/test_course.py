@@ -43,6 +43,43 @@ def test_the_map_draws_a_box_per_chapter_and_an_arrow_per_dependency():
     assert "09 · Deployment" in texts
 
 
+def _drawn_map(chapters=course.CHAPTERS):
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    ax = course.draw_map(chapters=chapters)
+    ax.figure.canvas.draw()
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    return ax, boxes, arrows
+
+
+def _inside(box, x: float, y: float) -> bool:
+    return (box.get_x() < x < box.get_x() + box.get_width()
+            and box.get_y() < y < box.get_y() + box.get_height())
+
+
+def test_no_arrow_runs_through_a_box_and_every_arrow_shows_its_head():
+    mine = {**course.CHAPTERS, "11_ner": course.Chapter("Named entities", "tags", ("06_pretrained_bert",))}
+    for chapters in (course.CHAPTERS, mine):
+        ax, boxes, arrows = _drawn_map(chapters)
+        for arrow in arrows:
+            line, *head = arrow.get_path().to_polygons(closed_only=False)  # data coordinates
+            assert head, "an arrow without its arrowhead"
+            points = [point for polygon in (line, *head) for point in polygon]
+            assert not [p for p in points for box in boxes if _inside(box, *p)], "an arrow crosses a box"
+            assert arrow.get_zorder() > max(box.get_zorder() for box in boxes)
+
+
+def test_every_title_fits_in_its_box():
+    ax, boxes, _ = _drawn_map()
+    renderer = ax.figure.canvas.get_renderer()
+    titles = [t for t in ax.texts if " · " in t.get_text()]
+    assert len(titles) == len(boxes)
+    for title, box in zip(titles, boxes):
+        text, frame = title.get_window_extent(renderer), box.get_window_extent(renderer)
+        assert frame.x0 < text.x0 and text.x1 < frame.x1, f"{title.get_text()!r} overflows its box"
+
+
 def _row(benchmark, **fields):
     stamps = {"benchmark": benchmark, "model": benchmark, "profile": "cpu", "seed": 0, "commit": "abc",
               "versions": {}, "machine": "m", "date": "2026-11-25", "table": results.IMDB_TABLE,
@@ -62,18 +99,21 @@ def test_results_are_grouped_imdb_first_best_first():
                   speed=2.0),
     }
     tables = course.results_tables(recorded)
-    assert list(tables) == ["IMDB classifiers", "timing: what timing is"]
-    imdb = tables["IMDB classifiers"]
+    where = " (measured in the cpu profile on m, 2026-11-25)"
+    assert list(tables) == ["IMDB classifiers" + where, "timing: what timing is" + where]
+    imdb = tables["IMDB classifiers" + where]
     assert list(imdb["model"]) == ["tfidf_logreg", "nbow_bigram", "bilstm"]
-    assert imdb["what it is"][0] == "what tfidf_logreg is" and imdb["test accuracy"][0] == 0.91
-    other = tables["timing: what timing is"]
-    assert list(other.columns) == ["variant", "speed", "profile", "machine"] and other["speed"][0] == 2.0
+    assert imdb["what it is"][0] == "what tfidf_logreg is" and imdb["test accuracy"][0] == "91.0%"
+    assert imdb["train time"][0] == "3.00 s", "the cells read as in RESULTS.md"
+    other = tables["timing: what timing is" + where]
+    assert list(other.columns) == ["variant", "speed"] and other["speed"][0] == "2"
 
 
 def test_the_notebook_and_the_readme_show_the_same_tables():
     recorded = results.load_results()
     frames = course.results_tables(recorded)
-    assert sum(len(t) for t in frames.values()) == len(recorded)
     markdown = results.markdown_tables(recorded)
     for frame in frames.values():
         assert "| " + " | ".join(frame.columns) + " |" in markdown
+        assert all(text in markdown for row in frame.itertuples(index=False) for text in row)
+    assert len(frames["IMDB classifiers (measured in the cpu profile on AMD EPYC, 2 cores, 2026-11-26)"]) == 6

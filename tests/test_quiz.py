@@ -1,3 +1,4 @@
+import html
 import re
 from pathlib import Path
 
@@ -115,3 +116,20 @@ def test_the_courses_own_answers_are_spread_over_the_letters():
     answers = [q.answer for q in quiz.COURSE_QUESTIONS.values()]
     for letter in quiz.LETTERS:
         assert answers.count(letter) <= 0.35 * len(answers), (letter, answers.count(letter), len(answers))
+
+
+def test_a_solution_is_folded_in_a_notebook_and_explains_every_option(capsys):
+    for number in (*quiz.QUESTIONS, *quiz.COURSE_QUESTIONS):
+        q = quiz.QUESTIONS[number] if isinstance(number, int) else quiz.COURSE_QUESTIONS[number]
+        page = quiz.solution(number)._repr_html_()
+        assert page.startswith("<details>") and page.endswith("</details>"), "folded until opened"
+        assert f"The answer is <b>{q.answer}</b>" in page and q.chapter in page
+        for option, why in zip(q.options, q.explanations):
+            assert html.escape(option) in page and html.escape(why) in page, number
+    quiz.explain(6)
+    assert repr(quiz.solution(6)) + "\n" == capsys.readouterr().out, "plain text reads as explain prints"
+
+
+def test_a_solution_for_an_unknown_question_fails_at_once():
+    with pytest.raises(KeyError, match="no question 16"):
+        quiz.solution(16)
