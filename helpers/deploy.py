@@ -383,7 +383,7 @@ def compare(classifier, found: Sequence[Variant], texts: Sequence[str], labels: 
                      "test_accuracy": float(correct.mean()),
                      "test_accuracy_interval": wilson(int(correct.sum()), len(p)),
                      "accuracy_delta_points": 100 * gap[0],
-                     "accuracy_delta_interval": (100 * gap[1], 100 * gap[2]),
+                     "accuracy_delta_points_interval": (100 * gap[1], 100 * gap[2]),
                      "label_agreement": float(agree.mean()),
                      "label_agreement_interval": wilson(int(agree.sum()), len(p)),
                      "max_probability_change": float(np.abs(p - reference).max())})

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 from collections.abc import Iterator
+from typing import NamedTuple
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,7 +112,8 @@ HEADERS = {"size_bytes": "size", "build_seconds": "build time", "latency_p50_ms"
            "latency_p95_ms": "latency p95", "throughput_per_s": "reviews/s",
            "throughput_ratio_vs_eager": "× eager", "accuracy_delta_points": "Δ accuracy", "seq_len": "tokens",
            "seconds": "time", "peak_bytes": "peak memory", "long_input_accuracy": "long-input accuracy",
-           "n_train": "train pairs", "n_test": "test pairs", "train_seconds": "train time"}
+           "n_train": "train pairs", "n_test": "test pairs", "train_seconds": "train time",
+           "label_agreement": "same labels as eager"}
 # Tables that spread one key field across each cell, one value per setting: a row per attention pattern, its
 # time at every length in one cell, rather than a row per pattern and length.
 PIVOTS = {"long_attention": "seq_len"}
@@ -122,6 +124,14 @@ IMDB_COLUMNS = (Column("model", "model", "`{}`"), Column("what it is", "descript
                 Column("train time", "train_seconds"), WHERE[1])
 
 
+class Interval(NamedTuple):
+    """A measured rate with its 95% interval, recorded as FIELD and FIELD_interval (shown in one cell)."""
+
+    value: float
+    low: float
+    high: float
+
+
 def cell(field: str, value) -> str:
     """One cell as text: accuracies as percentages, times and sizes with units, counts with separators.
 
@@ -129,13 +139,20 @@ def cell(field: str, value) -> str:
     ['90.1%', '1,730 s', '22,500 / 2,500 / 25,000']
     >>> [cell("seconds", 0.0042), cell("size_bytes", 90299223), cell("accuracy_delta_points", -1.6667)]
     ['4.2 ms', '90.3 MB', '-1.7 points']
+    >>> cell("label_agreement", Interval(0.969, 0.956, 0.978))
+    '96.9% [95.6, 97.8]'
     """
     if value is None:
         return ""
+    if isinstance(value, Interval):
+        scale = 1 if field.endswith("_points") else 100
+        return f"{cell(field, value.value)} [{scale * value.low:.1f}, {scale * value.high:.1f}]"
     if isinstance(value, tuple):
         return " / ".join(cell(field, v) for v in value)
-    if field.endswith("accuracy") or field.endswith("_points"):
-        return f"{value:.1%}" if field.endswith("accuracy") else f"{value:+.1f} points"
+    if field.endswith(("accuracy", "agreement")):
+        return f"{value:.1%}"
+    if field.endswith("_points"):
+        return f"{value:+.1f} points"
     if field.endswith("seconds") or field == "seconds":
         if 0 < value < 1:
             return f"{value * 1000:.1f} ms" if value < 0.01 else f"{value * 1000:.0f} ms"
@@ -160,6 +177,8 @@ def cell(field: str, value) -> str:
 def _shown(row: dict) -> dict:
     """The row with the fields its table shows but that are made of others."""
     shown = row | {"ran_on": f"{row['machine']}, {row['date']}"}
+    for field in [f for f in row if f + "_interval" in row]:  # a rate and its interval, in one cell
+        shown[field] = Interval(row[field], *row[field + "_interval"])
     if row["table"] == IMDB_TABLE:
         shown["reviews"] = (row["n_train"], row["n_val"], row["n_test"])
     return shown

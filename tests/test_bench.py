@@ -273,3 +273,11 @@ def test_deploy_measures_enough_reviews_on_one_and_two_threads(imdb_folder, monk
     measured = [(r["variant"], r["threads"]) for r in rows]
     assert measured == [("eager", 1), ("int8", 1), ("eager", 2), ("int8", 2)]
     assert all(r["threads"] == r["threads_seen"] for r in rows), "each thread count is measured as labelled"
+
+
+def test_a_rate_recorded_with_its_interval_shows_both_in_one_cell():
+    row = {"table": "deploy", "model": "deploy", "variant": "torch int8", "label_agreement": 0.969,
+           "label_agreement_interval": [0.956, 0.978], "machine": "m", "date": "d", "profile": "cpu"}
+    shown = results._shown(row)
+    assert results.cell("label_agreement", shown["label_agreement"]) == "96.9% [95.6, 97.8]"
+    assert results.cell("label_agreement", 0.969) == "96.9%"

@@ -107,7 +107,7 @@ def test_compare_measures_every_variant_against_the_first(exported):
     # Eight reviews say little: every rate carries its interval, and the reference's change is exactly 0.
     low, high = rows[1]["label_agreement_interval"]
     assert low < 0.8 and high == 1
-    assert rows[0]["accuracy_delta_interval"] == (0, 0)
+    assert rows[0]["accuracy_delta_points_interval"] == (0, 0)
     low, high = rows[2]["test_accuracy_interval"]
     assert low < rows[2]["test_accuracy"] <= high
     assert all(r["latency_p95_ms"] >= r["latency_p50_ms"] > 0 for r in rows)
