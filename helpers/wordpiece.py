@@ -15,7 +15,7 @@ import re
 import string
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 
 from tqdm import tqdm
 
@@ -142,6 +142,27 @@ class WordPiece:
         """
         text = " ".join(self.inverse[i] for i in ids)
         return text.replace(" " + self.prefix, "")
+
+
+def differing_code_points(ours: WordPiece, theirs: Callable[[str], list[str]],
+                          code_points: Iterable[int] = range(0x110000)) -> list[int]:
+    """The code points c on which `ours` and `theirs` (text -> tokens) cut "a" + c differently.
+
+    The "a" in front makes a punctuation mark split, an accent strip and a control character vanish. The code
+    points go 4,096 to a text, and only a text that differs is re-checked one code point at a time.
+
+    >>> wp = WordPiece(["[UNK]", "a", "##b", "##c", "c"])
+    >>> differing_code_points(wp, lambda t: wp.tokens(t.replace("c", "b")), range(ord("a"), ord("e")))
+    [99]
+    """
+    every = [c for c in code_points if not 0xD800 <= c <= 0xDFFF]  # surrogates are not characters
+    differ = []
+    for start in range(0, len(every), 4096):
+        chunk = every[start:start + 4096]
+        text = " ".join("a" + chr(c) for c in chunk)
+        if ours.tokens(text) != theirs(text):
+            differ += [c for c in chunk if ours.tokens("a" + chr(c)) != theirs("a" + chr(c))]
+    return differ
 
 
 # --- training ------------------------------------------------------------------------------------------
