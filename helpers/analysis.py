@@ -95,16 +95,29 @@ def fit_temperature(logits: torch.Tensor, labels: Sequence[int], max_iter: int =
 
 
 def plot_reliability(curves: dict[str, tuple[Sequence[int], Sequence[float]]], n_bins: int = 10, ax=None):
-    """Reliability diagram: accuracy against confidence per bin for each (labels, P(positive)), with ECE."""
+    """Reliability diagram: accuracy against confidence per bin for each (labels, P(positive)), with ECE.
+
+    Bars on a second axis count the predictions in each bin, because a bin of a few reviews is noisy.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 5))
+    counts = ax.twinx()  # the bars sit behind the curves, in their lower third
+    ax.set_zorder(counts.get_zorder() + 1)
+    ax.patch.set_visible(False)
     ax.plot([0.5, 1], [0.5, 1], ls="--", color="grey", label="perfect calibration")
-    for name, (labels, p) in curves.items():
-        table = reliability(labels, p, n_bins).dropna()
+    width, top = 0.5 / n_bins / max(len(curves), 1), 1
+    for k, (name, (labels, p)) in enumerate(curves.items()):
+        table = reliability(labels, p, n_bins)
+        top = max(top, int(table["count"].max()))
         ece = expected_calibration_error(labels, p, n_bins)
-        ax.plot(table["confidence"], table["accuracy"], marker="o", label=f"{name} (ECE {ece:.3f})")
+        shown = table.dropna()  # an empty bin has no accuracy
+        line, = ax.plot(shown["confidence"], shown["accuracy"], marker="o", label=f"{name} (ECE {ece:.3f})")
+        counts.bar(table["low"] + (k + 0.5) * width, table["count"], width=width, color=line.get_color(),
+                   alpha=0.3)
+    counts.set(ylabel="predictions in the bin (bars)", ylim=(0, 3 * top))
+    counts.grid(False)
     ax.set(xlabel="confidence (probability of the predicted class)", ylabel="accuracy in the bin",
            xlim=(0.5, 1.0), ylim=(0.4, 1.0), title="Reliability diagram")
     ax.legend(loc="upper left")

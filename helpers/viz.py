@@ -123,14 +123,22 @@ def write_page(view, path: str | Path) -> Path:
 
 
 def attention_received(attention: Sequence[torch.Tensor], layer: int = -1,
-                       from_token: int = 0) -> torch.Tensor:
-    """How much attention each token gets from `from_token` ([CLS]) in `layer`, averaged over heads: (T,).
+                       from_token: int | None = 0) -> torch.Tensor:
+    """How much attention each token gets in `layer`, averaged over heads: (T,).
+
+    From `from_token` ([CLS] by default), or with `from_token=None` averaged over every position: the weight
+    of each token in the mean of the layer's attention outputs, which is what a mean-pooling head reads.
 
     >>> a = torch.tensor([[[[0.5, 0.5], [0.0, 1.0]], [[0.1, 0.9], [1.0, 0.0]]]])  # (1, heads=2, T=2, T=2)
     >>> attention_received([a]).tolist()
     [0.30000001192092896, 0.699999988079071]
+    >>> attention_received([a], from_token=None).tolist()
+    [0.4000000059604645, 0.6000000238418579]
     """
-    return attention[layer][0, :, from_token, :].mean(0)  # (heads, T) -> (T,)
+    rows = attention[layer][0]  # (heads, T, T): queries, keys
+    if from_token is None:
+        return rows.mean((0, 1))  # (T,)
+    return rows[:, from_token, :].mean(0)  # (heads, T) -> (T,)
 
 
 def token_highlight(tokens: list[str], weights: torch.Tensor | Sequence[float],

@@ -35,6 +35,17 @@ def test_a_calibrated_model_has_small_ece_and_an_overconfident_one_does_not():
         analysis.reliability(labels, p, n_bins=0)
 
 
+def test_reliability_diagram_shows_how_many_predictions_each_bin_holds():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    labels, p = [1, 1, 0, 0, 1], [0.9, 0.95, 0.3, 0.6, 0.52]
+    ax = analysis.plot_reliability({"model": (labels, p)}, n_bins=5)
+    bars = [a for a in ax.figure.axes if a is not ax][0].patches
+    assert [b.get_height() for b in bars] == analysis.reliability(labels, p, n_bins=5)["count"].tolist()
+    assert [b.get_height() for b in bars] == [2, 1, 0, 1, 1]  # confidence 0.52 and 0.6 share a bin
+
+
 def test_temperature_undoes_a_known_scaling():
     rng = np.random.default_rng(0)
     true_logits = torch.tensor(rng.normal(0, 2, (5_000, 2)))

@@ -90,11 +90,14 @@ def test_views_render_offline_in_a_browser(attention, tmp_path):
         "stock bertviz needs a CDN")
 
 
-def test_attention_received_reads_the_cls_row(attention):
+def test_attention_received_reads_the_cls_row_or_every_row(attention):
     tokens, layers = attention
     received = viz.attention_received(layers, layer=0)
     torch.testing.assert_close(received, layers[0][0, :, 0].mean(0))
     assert received.shape == (len(tokens),)
+    from_all = viz.attention_received(layers, layer=0, from_token=None)  # what a mean-pooling head reads
+    torch.testing.assert_close(from_all, layers[0][0].mean((0, 1)))
+    assert from_all.sum().item() == pytest.approx(1.0)
 
 
 def test_token_highlight_is_plain_escaped_html():
