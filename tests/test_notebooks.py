@@ -81,6 +81,25 @@ def test_committed_outputs_are_clean(path):
                 assert leak not in text, f"cell {index} output shows a local path ({leak})"
 
 
+
+def _output_text(cell: dict) -> str:
+    return "\n".join("".join(o.get("text") or o.get("data", {}).get("text/plain", ""))
+                     for o in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_environment_report_names_the_imdb_the_notebook_loaded(path):
+    # Re-running only the first cells in another environment leaves a report that contradicts the load.
+    cells = _cells(path)
+    report = re.findall(r"imdb source : (.*)", _output_text(cells[1]))
+    loads = re.findall(r"^IMDB from (.*)$", "\n".join(map(_output_text, cells)), re.M)
+    for load in loads:
+        if "IMDB_DIR" in load:
+            assert report and "IMDB_DIR" in report[0], f"IMDB came from IMDB_DIR, the report says {report}"
+        if "bundled sample" in load:
+            assert report and "IMDB_DIR" not in report[0], f"IMDB was the sample, the report says {report}"
+
+
 def stream_problems(cell: dict) -> list[str]:
     """What a learner trips on in a cell's saved streams: walls of stderr, empty boxes, library warnings."""
     streams = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
