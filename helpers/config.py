@@ -218,7 +218,7 @@ PROFILES: dict[str, Profile] = {
         transformer_optim=TRANSFORMER_OPTIM, stability_layers=6, stability_steps=150,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096),
         # 06
-        pretrain_sizes=(48, 160, 480), pretrain_max_len=48, pretrain_epochs=2, lm_reviews=1_000,
+        pretrain_sizes=(24, 64, 200), pretrain_max_len=256, pretrain_epochs=3, lm_reviews=1_000,
         pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200,
         tiny_lm_optim=TINY_LM_OPTIM, finetune_n_train=960,
         finetune_n_val=200, finetune_n_test=600, finetune_max_len=64, finetune_optim=FINETUNE_OPTIM,
@@ -256,7 +256,7 @@ PROFILES: dict[str, Profile] = {
         transformer_optim=TRANSFORMER_OPTIM, stability_layers=6, stability_steps=1_000,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096, 8192),
         # 06
-        pretrain_sizes=(100, 300, 1_000, 3_000, 10_000), pretrain_max_len=128, pretrain_epochs=3,
+        pretrain_sizes=(100, 300, 1_000, 3_000, 10_000), pretrain_max_len=256, pretrain_epochs=3,
         lm_reviews=25_000, pretrain_vocab_size=8_000, lm_block_size=128, lm_steps=5_000,
         tiny_lm_optim=TINY_LM_OPTIM,
         finetune_n_train=None, finetune_n_val=None, finetune_n_test=None, finetune_max_len=512,

@@ -725,7 +725,16 @@ def trainer_fit(model: SentimentClassifier, tokenizer, train: Dataset, val: Data
         if progress:
             trainer.add_callback(TrainerProgress)
         trainer.train()
-    log = trainer.state.log_history
+    return trainer_history(trainer.state.log_history)
+
+
+def trainer_history(log: list[dict]) -> History:
+    """A Trainer's `state.log_history` as a `History`: the rows of training steps and of evaluations.
+
+    >>> trainer_history([{"step": 1, "loss": 0.7, "learning_rate": 1e-4, "epoch": 0.5},
+    ...                  {"epoch": 1.0, "eval_loss": 0.6, "eval_accuracy": 0.7, "eval_runtime": 2.0}]).best
+    {'epoch': 1, 'val_loss': 0.6, 'val_accuracy': 0.7, 'seconds': 2.0}
+    """
     return History(
         epochs=[{"epoch": round(row["epoch"]), "val_loss": row["eval_loss"],
                  "val_accuracy": row["eval_accuracy"], "seconds": row["eval_runtime"]}
