@@ -210,8 +210,7 @@ def _bench_long_attention(profile: Profile, seed: int) -> list[dict]:
 @register("pipeline_ensemble", "fine-tuned MiniLM (head+tail) + TF-IDF, weights chosen on validation")
 def _bench_pipeline_ensemble(train: Dataset, val: Dataset, test: Dataset, profile: Profile) -> dict:
     """Chapter 08's pipeline, its transformer trained on more and longer reviews than the notebook affords."""
-    profile = dataclasses.replace(profile, pipeline_n_train=profile.bench_pipeline_n_train,
-                                  pipeline_max_len=profile.bench_pipeline_max_len)
+    profile = ensemble.predictor_profile(profile)  # the served predictor's sizes
     small_train, val, test = ensemble.pipeline_splits(train, val, test, profile)
     model = ensemble.train_transformer(small_train, val, profile)
     start = time.perf_counter()

@@ -134,8 +134,8 @@ class Profile:
     pipeline_max_len: int  # its tokens per review, head+tail
     pipeline_n_eval: int | None  # validation and test reviews it is scored on (fixed, seeded; None: all)
     pipeline_n_shown: int | None  # of those, the first n the notebook scores (None: all; the benchmark: all)
-    bench_pipeline_n_train: int | None  # the pipeline_ensemble benchmark's transformer: its reviews
-    bench_pipeline_max_len: int  # and its tokens per review (the notebook's are above)
+    predictor_n_train: int | None  # the served predictor's transformer (train_sentiment, the benchmark)
+    predictor_max_len: int  # and its tokens: more and longer reviews than the notebook affords
     ablation_n_train: int  # reviews per run of the ablation table (each switch trains the model once)
     ablation_max_len: int
     # 09 · deployment
@@ -190,7 +190,7 @@ PROFILES: dict[str, Profile] = {
         long_read_len=512,
         # 08
         pipeline_n_train=64, pipeline_max_len=48, pipeline_n_eval=80, pipeline_n_shown=None,
-        bench_pipeline_n_train=96, bench_pipeline_max_len=64,
+        predictor_n_train=96, predictor_max_len=64,
         ablation_n_train=32, ablation_max_len=24,
         # 09
         deploy_n_train=64, deploy_n_test=64, deploy_n_latency=10,
@@ -229,7 +229,7 @@ PROFILES: dict[str, Profile] = {
         long_n_eval=200, long_read_len=1_024,
         # 08
         pipeline_n_train=2_000, pipeline_max_len=128, pipeline_n_eval=2_000, pipeline_n_shown=1_000,
-        bench_pipeline_n_train=6_000, bench_pipeline_max_len=192,
+        predictor_n_train=6_000, predictor_max_len=192,
         ablation_n_train=128, ablation_max_len=48,
         # 09
         deploy_n_train=1_000, deploy_n_test=300, deploy_n_latency=40,
@@ -268,7 +268,7 @@ PROFILES: dict[str, Profile] = {
         long_max_len=512, long_n_eval=2_000, long_read_len=4_096,
         # 08
         pipeline_n_train=None, pipeline_max_len=512, pipeline_n_eval=None, pipeline_n_shown=None,
-        bench_pipeline_n_train=None, bench_pipeline_max_len=512,
+        predictor_n_train=None, predictor_max_len=512,
         ablation_n_train=5_000, ablation_max_len=256,
         # 09
         deploy_n_train=None, deploy_n_test=5_000, deploy_n_latency=200,

@@ -36,6 +36,13 @@ def pipeline_splits(train: Dataset, val: Dataset, test: Dataset, profile: Profil
             clean(data.subsample(test, profile.pipeline_n_eval, seed)))
 
 
+def predictor_profile(profile: Profile) -> Profile:
+    """The profile with the served predictor's sizes as the pipeline's: the same recipe on the reviews and
+    tokens of `predictor_n_train` and `predictor_max_len` (what `train_sentiment` and the benchmark use)."""
+    return dataclasses.replace(profile, pipeline_n_train=profile.predictor_n_train,
+                               pipeline_max_len=profile.predictor_max_len)
+
+
 def pipeline_config(profile: Profile) -> finetune.FinetuneConfig:
     """The fine-tuning settings of the pipeline's transformer at the profile's sizes.
 

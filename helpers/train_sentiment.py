@@ -41,10 +41,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", help="checkpoint name or folder (default: the profile's model_name)")
     parser.add_argument("--imdb", help="IMDB folder (default $IMDB_DIR, the Hub, or the bundled sample)")
     parser.add_argument("--n-train", type=int,
-                        help="training reviews (default: the profile's pipeline_n_train)")
+                        help="training reviews (default: the profile's predictor_n_train)")
     parser.add_argument("--n-val", type=int, help="validation reviews scored at the end (default: all)")
     parser.add_argument("--max-len", type=int,
-                        help="tokens per review, head+tail (default: pipeline_max_len)")
+                        help="tokens per review, head+tail (default: predictor_max_len)")
     parser.add_argument("--epochs", type=float,
                         help="passes over the training reviews (default: finetune_epochs)")
     parser.add_argument("--batch-size", type=int, help="reviews per step on each process (default: 08's, 16)")
@@ -114,7 +114,7 @@ def recipe(args: argparse.Namespace, profile: config.Profile) -> finetune.Finetu
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    profile = config.get_profile(args.profile)
+    profile = ensemble.predictor_profile(config.get_profile(args.profile))  # its sizes, 08's recipe
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     config.seed_everything(args.seed)
     n_train = args.n_train or profile.pipeline_n_train

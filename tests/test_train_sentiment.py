@@ -153,7 +153,7 @@ def test_the_command_refuses_a_users_folder_in_one_line_and_keeps_it(tmp_path):
 
 
 def test_the_command_trains_chapter_08s_recipe_unless_told_otherwise(tmp_path):
-    profile = config.get_profile("cpu")
+    profile = ensemble.predictor_profile(config.get_profile("cpu"))
     args = train_sentiment.parse_args(["--out", str(tmp_path / "model"), "--profile", "cpu"])
     assert train_sentiment.recipe(args, profile) == ensemble.pipeline_config(profile)
     args = train_sentiment.parse_args(["--out", str(tmp_path / "model"), "--lr", "2e-5", "--max-len", "64"])
@@ -203,3 +203,25 @@ BEFORE = {"learning_rate": 1e-3, "lr_scheduler_type": "linear", "warmup_steps": 
 def test_the_trainer_gets_the_settings_the_command_always_gave_it(argv, recorded, tmp_path, monkeypatch):
     args = trainer_arguments(argv, tmp_path, monkeypatch)
     assert {name: getattr(args, name) for name in recorded} == recorded
+
+
+def test_the_command_trains_the_predictors_sizes_not_the_notebooks(tmp_path, monkeypatch):
+    seen = {}
+
+    def build_classifier(model_name, settings, **kwargs):
+        seen["max_len"] = settings.max_len
+        raise Stopped
+
+    real_subsample = train_sentiment.data.subsample
+
+    def subsample(dataset, n, seed=0):
+        seen.setdefault("sizes", []).append(n)
+        return real_subsample(dataset, n, seed)
+
+    monkeypatch.setattr(train_sentiment.finetune, "build_classifier", build_classifier)
+    monkeypatch.setattr(train_sentiment.data, "subsample", subsample)
+    with pytest.raises(Stopped):
+        train_sentiment.main(["--profile", "smoke", "--out", str(tmp_path / "model")])
+    smoke = config.get_profile("smoke")
+    assert smoke.predictor_n_train in seen["sizes"] and seen["max_len"] == smoke.predictor_max_len
+    assert smoke.pipeline_n_train not in seen["sizes"] and smoke.pipeline_max_len != smoke.predictor_max_len
