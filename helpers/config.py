@@ -108,6 +108,7 @@ class Profile:
     pretrain_sizes: tuple[int, ...]  # labelled reviews per point of the from-scratch vs pre-trained curves
     pretrain_max_len: int  # WordPiece tokens per review on those curves
     pretrain_epochs: int  # passes over each point's reviews
+    pretrain_batch_size: int  # reviews per step: small, so that a few dozen reviews make a few dozen steps
     lm_reviews: int  # reviews the tiny masked and causal LMs pre-train on
     pretrain_vocab_size: int  # their WordPiece vocabulary, learned from those reviews
     lm_block_size: int  # tokens per pre-training block
@@ -180,7 +181,8 @@ PROFILES: dict[str, Profile] = {
         transformer_optim=TRANSFORMER_OPTIM, stability_layers=2, stability_steps=20,
         attention_cost_lengths=(64, 128, 256),
         # 06
-        pretrain_sizes=(16, 32), pretrain_max_len=32, pretrain_epochs=1, lm_reviews=120,
+        pretrain_sizes=(16, 32), pretrain_max_len=32, pretrain_epochs=1, pretrain_batch_size=8,
+        lm_reviews=120,
         pretrain_vocab_size=600, lm_block_size=32, lm_steps=15,
         tiny_lm_optim=TINY_LM_OPTIM, finetune_n_train=32, finetune_n_val=24,
         finetune_n_test=40, finetune_max_len=32, finetune_optim=FINETUNE_OPTIM, bench_finetune_n_train=64,
@@ -218,7 +220,8 @@ PROFILES: dict[str, Profile] = {
         transformer_optim=TRANSFORMER_OPTIM, stability_layers=6, stability_steps=150,
         attention_cost_lengths=(256, 512, 1024, 2048, 4096),
         # 06
-        pretrain_sizes=(24, 64, 200), pretrain_max_len=256, pretrain_epochs=3, lm_reviews=1_000,
+        pretrain_sizes=(24, 64, 200), pretrain_max_len=256, pretrain_epochs=3, pretrain_batch_size=8,
+        lm_reviews=1_000,
         pretrain_vocab_size=3_000, lm_block_size=64, lm_steps=200,
         tiny_lm_optim=TINY_LM_OPTIM, finetune_n_train=960,
         finetune_n_val=200, finetune_n_test=600, finetune_max_len=64, finetune_optim=FINETUNE_OPTIM,
@@ -257,6 +260,7 @@ PROFILES: dict[str, Profile] = {
         attention_cost_lengths=(256, 512, 1024, 2048, 4096, 8192),
         # 06
         pretrain_sizes=(100, 300, 1_000, 3_000, 10_000), pretrain_max_len=256, pretrain_epochs=3,
+        pretrain_batch_size=16,
         lm_reviews=25_000, pretrain_vocab_size=8_000, lm_block_size=128, lm_steps=5_000,
         tiny_lm_optim=TINY_LM_OPTIM,
         finetune_n_train=None, finetune_n_val=None, finetune_n_test=None, finetune_max_len=512,

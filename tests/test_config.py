@@ -78,9 +78,9 @@ def test_chapter_06_07_cpu_classifiers_take_dozens_of_steps():
     from helpers.finetune import FinetuneConfig
 
     cpu, batch = config.PROFILES["cpu"], FinetuneConfig().batch_size  # 06 and 07 use the default batch of 16
-    curve_batch = 8  # 06's learning curves train in batches of 8, so that few reviews still make many steps
     steps = {"06 comparisons": cpu.finetune_n_train * cpu.finetune_epochs // batch,
-             "06 largest curve point": max(cpu.pretrain_sizes) * cpu.pretrain_epochs // curve_batch,
+             "06 largest curve point":
+                 max(cpu.pretrain_sizes) * cpu.pretrain_epochs // cpu.pretrain_batch_size,
              "07 truncation classifier": cpu.long_n_train * cpu.finetune_epochs // batch}
     assert min(steps.values()) >= 50, steps
 
