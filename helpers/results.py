@@ -70,11 +70,19 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _run(row: dict) -> tuple:
+    """What one run of a benchmark is: the benchmark, the profile and the data it read."""
+    return row["benchmark"], row["profile"], row.get("data_fingerprint")
+
+
 def record(rows: list[dict], path: Path, readme: Path | None = None) -> dict[str, dict]:
-    """Store `rows` in the results file (replacing earlier rows with the same keys); refresh RESULTS.md."""
+    """Store `rows` in the results file, in place of every earlier row of the same benchmark, profile and
+    data (a run's rows are its whole answer: a row it no longer gives must not linger); refresh RESULTS.md."""
     rows = [check_row(row) for row in rows]
+    runs = {_run(row) for row in rows}
     with _locked(path):
-        recorded = load_results(path) | {row_key(row): row for row in rows}
+        kept = {key: row for key, row in load_results(path).items() if _run(row) not in runs}
+        recorded = kept | {row_key(row): row for row in rows}
         storage.write_file(path, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
         if readme is not None:
             update_readme(readme, recorded)

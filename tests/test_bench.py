@@ -73,6 +73,18 @@ def test_the_same_data_from_two_sources_is_one_row(spy_benchmark, tmp_path, monk
     assert len(recorded) == 1
 
 
+def test_a_new_run_replaces_every_row_of_the_last_one_even_under_new_keys(spy_benchmark, tmp_path):
+    [row] = bench.run("spy", profile_name="smoke")
+    old = [dict(row, key=["variant"], variant=v) for v in ("a", "b")]  # an earlier run, keyed by variant
+    other = dict(row, benchmark="other", key=["variant"], variant="a")  # another benchmark's row
+    results.record(old + [other], tmp_path / "r.json")
+    new = [dict(row, key=["variant", "threads"], variant="a", threads=t) for t in (1, 2)]
+    recorded = results.record(new, tmp_path / "r.json")
+    mine = [r for r in recorded.values() if r["benchmark"] == "spy"]
+    assert sorted(r.get("threads") for r in mine) == [1, 2], "the old run's rows are gone"
+    assert any(r["benchmark"] == "other" for r in recorded.values())
+
+
 @pytest.fixture
 def imdb_folder(tmp_path):
     """A parquet IMDB folder of reviews found nowhere else."""
