@@ -53,6 +53,7 @@ class Limits:
     max_body_bytes: int = 1_000_000  # the request body, checked before it is parsed
     max_waiting: int = 256  # requests queued for the model; beyond that: 503, try again later
     body_seconds: int = 10  # to send the body once the headers are in; a slower client gets 408
+    header_seconds: int = 10  # to send a request's headers; a slower client is disconnected
 
     def __post_init__(self):
         bad = [f"{k}={v}" for k, v in vars(self).items() if not (isinstance(v, int) and v > 0)]
@@ -344,6 +345,50 @@ def quantize_int8(predictor: SentimentPredictor) -> SentimentPredictor:
     return predictor
 
 
+def headers_in_time(seconds: float) -> type:
+    """uvicorn's HTTP/1.1 protocol with a deadline for every request's headers.
+
+    uvicorn closes idle keep-alive connections but waits for headers forever, so a client that connects and
+    sends nothing, or trickles its headers a byte at a time, would hold a connection for as long as it likes.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadersInTime(H11Protocol):
+        _deadline = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(seconds, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _too_slow(self) -> None:
+            if self.cycle is None or self.cycle.response_complete:  # no request's headers arrived in time
+                self.timeout_keep_alive_handler()  # uvicorn's own way to close a connection it is done with
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.cycle is not None and not self.cycle.response_complete:  # the headers are in
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()  # the next request on this connection gets the same deadline
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeadersInTime
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m helpers.serve", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -362,8 +407,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-texts", type=int, default=defaults.max_texts, help="texts per request")
     parser.add_argument("--max-chars", type=int, default=defaults.max_chars, help="characters per text")
     parser.add_argument("--max-body-bytes", type=int, default=defaults.max_body_bytes)
+    parser.add_argument("--header-seconds", type=int, default=defaults.header_seconds,
+                        help="seconds a client has to send a request's headers")
     args = parser.parse_args(argv)
-    for name in ("port", "threads", "max_batch", "max_texts", "max_chars", "max_body_bytes"):
+    for name in ("port", "threads", "max_batch", "max_texts", "max_chars", "max_body_bytes",
+                 "header_seconds"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive number, got {value}")
@@ -388,13 +436,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     threads = torch.get_num_threads()
     name = (f"{Path(args.model).name} ({'int8' if args.int8 else 'fp32'}, "
             f"{threads} thread{'s' * (threads > 1)})")
-    app = create_app(predictor, Limits(args.max_texts, args.max_chars, args.max_body_bytes), args.batching,
-                     args.max_batch, args.max_wait_ms, description=name)
+    limits = Limits(args.max_texts, args.max_chars, args.max_body_bytes, header_seconds=args.header_seconds)
+    app = create_app(predictor, limits, args.batching, args.max_batch, args.max_wait_ms, description=name)
     print(f"Serving {name} on http://{args.host}:{args.port} (batching {'on' if args.batching else 'off'})",
           flush=True)
-    # Idle keep-alive connections close after 5 s (the body has Limits.body_seconds); uvicorn has no
-    # timeout for headers, so run it behind a proxy that has one when it faces the internet.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5)
+    # Idle keep-alive connections close after 5 s; headers and body each have their deadline (Limits).
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5,
+                http=headers_in_time(limits.header_seconds))
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -254,3 +254,18 @@ def test_a_body_that_never_arrives_gets_a_408_not_a_held_connection():
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert start["status"] == 408 and b"did not arrive within 1 s" in body
+
+
+@pytest.mark.slow
+def test_a_client_that_never_finishes_its_headers_is_disconnected(predictor_dir):
+    import socket
+
+    with serve.Server(predictor_dir, "--threads", "1", "--header-seconds", "1") as running:
+        host, port = running.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # headers never finished
+            # Closed by the server (b""), not left open until the socket's own 10 s timeout raises.
+            assert slow.recv(1024) == b""
+        assert httpx.get(running.url + "/health").status_code == 200, "a normal client is still served"
+        with httpx.Client() as client:  # a kept-alive connection answers several requests in time
+            assert [client.get(running.url + "/health").status_code for _ in range(3)] == [200] * 3
