@@ -104,12 +104,18 @@ def check(number: QuestionId, letter: str) -> bool:
     return right
 
 
+def _options(q) -> list[tuple[str, str, str, str]]:
+    """(letter, option, "right" or "wrong", why) for each option of question `q` (why is "" if not given)."""
+    whys = q.explanations or ("",) * len(q.options)
+    return [(letter, option, "right" if letter == q.answer else "wrong", why)
+            for letter, option, why in zip(LETTERS, q.options, whys)]
+
+
 def explanation(number: QuestionId) -> str:
     """Every option of question `number` with why it is right or wrong, and the chapter that teaches it."""
     q = _question(number)
     lines = [f"{number}. {q.text}"]
-    for letter, option, why in zip(LETTERS, q.options, q.explanations or ("",) * len(q.options)):
-        mark = "right" if letter == q.answer else "wrong"
+    for letter, option, mark, why in _options(q):
         lines.append(f"   {letter}) {option}  [{mark}]" + (f"\n      {why}" if why else ""))
     if not q.explanations:
         lines.append(f"   {q.why}")
@@ -134,10 +140,9 @@ class Solution:
 
     def _repr_html_(self) -> str:
         q = _question(self.number)
-        whys = q.explanations or ("",) * len(q.options)
-        items = "".join(f"<li><b>{letter}) {'right' if letter == q.answer else 'wrong'}</b>: "
-                        f"{html.escape(option)}{'. ' + html.escape(why) if why else ''}</li>"
-                        for letter, option, why in zip(LETTERS, q.options, whys))
+        items = "".join(f"<li><b>{letter}) {mark}</b>: {html.escape(option)}"
+                        f"{'. ' + html.escape(why) if why else ''}</li>"
+                        for letter, option, mark, why in _options(q))
         return (f"<details><summary>Answer to {self.number} and every option explained (open it after "
                 f"answering)</summary><p>The answer is <b>{q.answer}</b>. {html.escape(q.why)}</p>"
                 f"<ul>{items}</ul><p>Taught in {q.chapter}.ipynb</p></details>")
